@@ -1,0 +1,40 @@
+// Launchers for the elementwise family: add, mul (b may broadcast over trailing dims), scale,
+// silu, gelu, gelu_tanh. One WGSL program, the op chosen by a pipeline constant.
+import type { Gpu, KernelSource } from '../../gpu.ts';
+import { Params } from '../../gpu.ts';
+import { ShapeError } from '../../errors.ts';
+import { expectDType, shapeString, type Tensor } from '../../tensor.ts';
+import code from './elementwise.wgsl?raw';
+
+const KERNEL: KernelSource = { name: 'elementwise', code };
+const WG = 256;
+
+const OPS = { add: 0, mul: 1, scale: 2, silu: 3, gelu: 4, gelu_tanh: 5 } as const;
+type Op = keyof typeof OPS;
+
+function launch(gpu: Gpu, op: Op, a: Tensor, b: Tensor, alpha: number, out?: Tensor): Tensor {
+  expectDType(op, 'a', a, 'f32');
+  expectDType(op, 'b', b, 'f32');
+  if (b.numel === 0 || a.numel % b.numel !== 0) {
+    throw new ShapeError(`${op}: b ${shapeString(b.shape)} does not broadcast onto a ${shapeString(a.shape)} (its size must divide a's).`);
+  }
+  const y = out ?? gpu.empty(a.shape, 'f32', `${op}.out`);
+  if (y.numel !== a.numel) throw new ShapeError(`${op}: out ${shapeString(y.shape)} does not match a ${shapeString(a.shape)}.`);
+  if (y.buffer === a.buffer || y.buffer === b.buffer) throw new ShapeError(`${op}: out must not alias an input (use a fresh tensor).`);
+  if (a.numel === 0) return y;
+  gpu.run({
+    kernel: KERNEL,
+    constants: { OP: OPS[op], WG },
+    bindings: [a, b, y],
+    params: new Params().u32(a.numel, b.numel).f32(alpha),
+    workgroups: gpu.grid(Math.ceil(a.numel / WG)),
+  });
+  return y;
+}
+
+export const add = (gpu: Gpu, a: Tensor, b: Tensor, out?: Tensor) => launch(gpu, 'add', a, b, 0, out);
+export const mul = (gpu: Gpu, a: Tensor, b: Tensor, out?: Tensor) => launch(gpu, 'mul', a, b, 0, out);
+export const scale = (gpu: Gpu, a: Tensor, alpha: number, out?: Tensor) => launch(gpu, 'scale', a, a, alpha, out);
+export const silu = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'silu', a, a, 0, out);
+export const gelu = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'gelu', a, a, 0, out);
+export const geluTanh = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'gelu_tanh', a, a, 0, out);

@@ -1,0 +1,48 @@
+// Plain TypeScript references for the elementwise kernels (f64 arithmetic, f32 inputs).
+
+export function addRef(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((x, i) => x + b[i % b.length]);
+}
+
+export function mulRef(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((x, i) => x * b[i % b.length]);
+}
+
+export function scaleRef(a: Float32Array, alpha: number): Float32Array {
+  return a.map((x) => x * alpha);
+}
+
+export function siluRef(a: Float32Array): Float32Array {
+  return a.map((x) => x / (1 + Math.exp(-x)));
+}
+
+/** Exact GELU: x·Φ(x). */
+export function geluRef(a: Float32Array): Float32Array {
+  return a.map((x) => 0.5 * x * (1 + erf(x / Math.SQRT2)));
+}
+
+export function geluTanhRef(a: Float32Array): Float32Array {
+  return a.map((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))));
+}
+
+/** erf to ~1e-15 (series for small |x|, continued fraction otherwise). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  let r: number;
+  if (z < 2.5) {
+    // Maclaurin series.
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 80; n++) {
+      term *= (-z * z) / n;
+      sum += term / (2 * n + 1);
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    // erfc continued fraction (Lentz).
+    let f = z;
+    for (let n = 60; n >= 1; n--) f = z + n / 2 / f;
+    r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -r : r;
+}

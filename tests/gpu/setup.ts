@@ -1,0 +1,28 @@
+// One WebGPU device per test file (Dawn in Node, per docs/webgpu-on-cpu.md).
+import { afterAll } from 'vitest';
+import { createNodeGpu } from '../../src/engine/node-gpu.ts';
+import type { Gpu } from '../../src/engine/gpu.ts';
+
+let shared: Promise<Gpu> | null = null;
+
+export function testGpu(): Promise<Gpu> {
+  if (!shared) shared = createNodeGpu();
+  return shared;
+}
+
+afterAll(async () => {
+  if (shared) (await shared).destroy();
+  shared = null;
+});
+
+/** Run `fn` with a lowered per-dimension dispatch limit, to exercise 2D grid folding cheaply. */
+export async function withFoldLimit<T>(gpu: Gpu, limit: number, fn: () => Promise<T>): Promise<T> {
+  const limits = gpu.limits as { maxComputeWorkgroupsPerDimension: number };
+  const saved = limits.maxComputeWorkgroupsPerDimension;
+  limits.maxComputeWorkgroupsPerDimension = limit;
+  try {
+    return await fn();
+  } finally {
+    limits.maxComputeWorkgroupsPerDimension = saved;
+  }
+}
