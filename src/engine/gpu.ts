@@ -68,7 +68,7 @@ export class Params {
   }
 }
 
-export type HostArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
+export type HostArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint16Array;
 
 const UNIFORM_CHUNK = 64 * 1024;
 /** Dispatches per command buffer before an automatic submit (bounds encoder memory). */
@@ -397,8 +397,14 @@ export class Gpu {
     return out;
   }
 
-  destroy(): void {
-    this.flush();
+  /** Finish outstanding work and error scopes (Dawn aborts on scopes left pending), then free everything. */
+  async destroy(): Promise<void> {
+    if (!this.lostInfo) {
+      this.flush();
+      await this.device.queue.onSubmittedWorkDone();
+      await Promise.allSettled(this.errors);
+      this.errors = [];
+    }
     this.allocator.destroyAll();
     this.device.destroy();
   }

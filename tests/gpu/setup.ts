@@ -11,7 +11,7 @@ export function testGpu(): Promise<Gpu> {
 }
 
 afterAll(async () => {
-  if (shared) (await shared).destroy();
+  if (shared) await (await shared).destroy();
   shared = null;
 });
 

@@ -27,7 +27,7 @@ export const command: Command = {
         io.out(`  ${key.padEnd(36)} ${shown}`);
       }
     }
-    gpu.destroy();
+    await gpu.destroy();
     return 0;
   },
 };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { add, gelu, geluTanh, mul, scale, silu } from '../../../src/engine/kernels/elementwise/elementwise.ts';
-import { addRef, geluRef, geluTanhRef, mulRef, scaleRef, siluRef } from '../../../src/engine/kernels/elementwise/reference.ts';
+import { add, gelu, geluTanh, mul, scale, silu, siluMul, siluMulBackward } from '../../../src/engine/kernels/elementwise/elementwise.ts';
+import { addRef, geluRef, geluTanhRef, mulRef, scaleRef, siluMulBackwardRef, siluMulRef, siluRef } from '../../../src/engine/kernels/elementwise/reference.ts';
 import { expectClose } from '../../helpers/close.ts';
+import { dotWith, finiteDifference, sampleIndices } from '../../helpers/fd.ts';
 import { makeRng, normal } from '../../helpers/random.ts';
 import { testGpu, withFoldLimit } from '../setup.ts';
 
@@ -31,6 +32,7 @@ describe('elementwise kernels vs reference', () => {
         ['silu', gpu.readF32(silu(gpu, ta)), siluRef(a)],
         ['gelu', gpu.readF32(gelu(gpu, ta)), geluRef(a)],
         ['gelu_tanh', gpu.readF32(geluTanh(gpu, ta)), geluTanhRef(a)],
+        ['silu_mul', gpu.readF32(siluMul(gpu, ta, tb)), siluMulRef(a, b)],
       ];
       for (const [name, got, want] of cases) expectClose(await got, want, TOL, `${name} ${JSON.stringify(shape)} seed=${rng.seed}`);
     });
@@ -65,5 +67,23 @@ describe('elementwise kernels vs reference', () => {
     const a = gpu.zeros([4, 6]);
     const b = gpu.zeros([5]);
     expect(() => add(gpu, a, b)).toThrowError(/add: b \[5\] does not broadcast onto a \[4, 6\]/);
+  });
+
+  it('silu_mul backward: reference matches finite differences, GPU matches reference', async () => {
+    const gpu = await testGpu();
+    const rng = makeRng();
+    const n = 1001;
+    const gate = normal(rng, n, 3);
+    const up = normal(rng, n, 2);
+    const dy = normal(rng, n);
+    const ref = siluMulBackwardRef(dy, gate, up);
+    const idx = sampleIndices(n, 12, rng.next);
+    const fwd = (g: ArrayLike<number>, u: ArrayLike<number>) => dotWith(dy, siluMulRef(Float32Array.from(g), Float32Array.from(u)));
+    // Forward reference rounds to f32, so finite differences use a larger step: 1e-3 rel.
+    expectClose(idx.map((i) => ref.dgate[i]), finiteDifference((g) => fwd(g, up), gate, idx, 1e-2), { atol: 1e-3, rtol: 1e-3 }, `dgate fd seed=${rng.seed}`);
+    expectClose(idx.map((i) => ref.dup[i]), finiteDifference((u) => fwd(gate, u), up, idx, 1e-2), { atol: 1e-3, rtol: 1e-3 }, `dup fd seed=${rng.seed}`);
+    const g = siluMulBackward(gpu, gpu.upload(dy, [n]), gpu.upload(gate, [n]), gpu.upload(up, [n]));
+    expectClose(await gpu.readF32(g.dgate), ref.dgate, TOL, `dgate seed=${rng.seed}`);
+    expectClose(await gpu.readF32(g.dup), ref.dup, TOL, `dup seed=${rng.seed}`);
   });
 });

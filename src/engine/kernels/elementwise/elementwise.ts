@@ -1,15 +1,16 @@
 // Launchers for the elementwise family: add, mul (b may broadcast over trailing dims), scale,
-// silu, gelu, gelu_tanh. One WGSL program, the op chosen by a pipeline constant.
+// silu, gelu, gelu_tanh, and silu_mul (the SwiGLU product silu(gate) · up). One WGSL program, the op chosen by a pipeline constant.
 import type { Gpu, KernelSource } from '../../gpu.ts';
 import { Params } from '../../gpu.ts';
 import { ShapeError } from '../../errors.ts';
 import { expectDType, shapeString, type Tensor } from '../../tensor.ts';
 import code from './elementwise.wgsl?raw';
+import swigluBackwardCode from './swiglu_backward.wgsl?raw';
 
 const KERNEL: KernelSource = { name: 'elementwise', code };
 const WG = 256;
 
-const OPS = { add: 0, mul: 1, scale: 2, silu: 3, gelu: 4, gelu_tanh: 5 } as const;
+const OPS = { add: 0, mul: 1, scale: 2, silu: 3, gelu: 4, gelu_tanh: 5, silu_mul: 6 } as const;
 type Op = keyof typeof OPS;
 
 function launch(gpu: Gpu, op: Op, a: Tensor, b: Tensor, alpha: number, out?: Tensor): Tensor {
@@ -38,3 +39,25 @@ export const scale = (gpu: Gpu, a: Tensor, alpha: number, out?: Tensor) => launc
 export const silu = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'silu', a, a, 0, out);
 export const gelu = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'gelu', a, a, 0, out);
 export const geluTanh = (gpu: Gpu, a: Tensor, out?: Tensor) => launch(gpu, 'gelu_tanh', a, a, 0, out);
+export const siluMul = (gpu: Gpu, gate: Tensor, up: Tensor, out?: Tensor) => launch(gpu, 'silu_mul', gate, up, 0, out);
+
+const SWIGLU_BACKWARD: KernelSource = { name: 'swiglu_backward', code: swigluBackwardCode };
+
+/** Backward of siluMul: returns new tensors dgate and dup. */
+export function siluMulBackward(gpu: Gpu, dy: Tensor, gate: Tensor, up: Tensor): { dgate: Tensor; dup: Tensor } {
+  if (dy.numel !== gate.numel || up.numel !== gate.numel) {
+    throw new ShapeError(`siluMulBackward: dy ${shapeString(dy.shape)}, gate ${shapeString(gate.shape)} and up ${shapeString(up.shape)} must match.`);
+  }
+  const dgate = gpu.empty(gate.shape, 'f32', 'swiglu.dgate');
+  const dup = gpu.empty(gate.shape, 'f32', 'swiglu.dup');
+  if (gate.numel > 0) {
+    gpu.run({
+      kernel: SWIGLU_BACKWARD,
+      constants: { WG },
+      bindings: [dy, gate, up, dgate, dup],
+      params: new Params().u32(gate.numel),
+      workgroups: gpu.grid(Math.ceil(gate.numel / WG)),
+    });
+  }
+  return { dgate, dup };
+}

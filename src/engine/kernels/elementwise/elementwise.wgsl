@@ -1,7 +1,7 @@
 // Elementwise ops over flat f32 arrays, one element per invocation.
 // Unary ops bind `a` again as `b` (both read-only).
 // OP: 0 add, 1 mul (binary: y = a op b[i % nb], so b may broadcast over trailing dims),
-//     2 scale (y = a * alpha), 3 silu, 4 gelu (erf), 5 gelu_tanh.
+//     2 scale (y = a * alpha), 3 silu, 4 gelu (erf), 5 gelu_tanh, 6 silu_mul (SwiGLU: y = silu(a) * b).
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
@@ -33,6 +33,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     case 2u: { r = x * p.alpha; }
     case 3u: { r = x / (1.0 + exp(-x)); }
     case 4u: { r = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752)); }
+    case 6u: { r = x / (1.0 + exp(-x)) * b[i % p.nb]; }
     default: {
       // tanh is clamped: some backends return NaN for tanh of large arguments.
       let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);

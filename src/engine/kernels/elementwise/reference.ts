@@ -1,4 +1,4 @@
-// Plain TypeScript references for the elementwise kernels (f64 arithmetic, f32 inputs).
+// Plain TypeScript references for the elementwise kernels and the SwiGLU backward (f64 arithmetic).
 
 export function addRef(a: Float32Array, b: Float32Array): Float32Array {
   return a.map((x, i) => x + b[i % b.length]);
@@ -14,6 +14,10 @@ export function scaleRef(a: Float32Array, alpha: number): Float32Array {
 
 export function siluRef(a: Float32Array): Float32Array {
   return a.map((x) => x / (1 + Math.exp(-x)));
+}
+
+export function siluMulRef(gate: Float32Array, up: Float32Array): Float32Array {
+  return gate.map((x, i) => (x / (1 + Math.exp(-x))) * up[i % up.length]);
 }
 
 /** Exact GELU: x·Φ(x). */
@@ -45,4 +49,16 @@ export function erf(x: number): number {
     r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
   }
   return x < 0 ? -r : r;
+}
+
+/** Gradients of Σ dy ⊙ silu(gate) ⊙ up (f64). */
+export function siluMulBackwardRef(dy: ArrayLike<number>, gate: ArrayLike<number>, up: ArrayLike<number>): { dgate: Float64Array; dup: Float64Array } {
+  const dgate = new Float64Array(gate.length);
+  const dup = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const s = 1 / (1 + Math.exp(-gate[i]));
+    dgate[i] = dy[i] * up[i] * s * (1 + gate[i] * (1 - s));
+    dup[i] = dy[i] * gate[i] * s;
+  }
+  return { dgate, dup };
 }

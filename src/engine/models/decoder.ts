@@ -1,0 +1,259 @@
+// One decoder for Llama, Qwen2 and Qwen3 (config flags: q/k/v bias, per-head q/k norm, tied head).
+// Tensors are token-major: x [N = B·T, hidden]. The forward can keep what the backward pass needs
+// (pass a `ForwardTrace`); without one, every intermediate goes back to the pool as soon as it is used.
+import type { ModelConfig } from '../../formats/config.ts';
+import { ropeInvFreq } from '../../formats/config.ts';
+import type { Gpu } from '../gpu.ts';
+import { ShapeError } from '../errors.ts';
+import { attention } from '../kernels/attention/attention.ts';
+import { add, siluMul } from '../kernels/elementwise/elementwise.ts';
+import { gatherRows } from '../kernels/gather/gather.ts';
+import { matmul } from '../kernels/matmul/matmul.ts';
+import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
+import { rope, type RopeTablesOnGpu } from '../kernels/rope/rope.ts';
+import { ropeTables } from '../kernels/rope/table.ts';
+import { expectDType, expectShape, type Tensor } from '../tensor.ts';
+import type { KvCache } from './kv-cache.ts';
+import type { DecoderWeights, LayerWeights, Linear } from './weights.ts';
+
+/** What one layer's backward needs from its forward. */
+export interface LayerTrace {
+  x: Tensor; // layer input (residual stream) [N, h]
+  ln1: Tensor; // input_layernorm output [N, h]
+  ln1Rstd: Tensor; // [N]
+  qRaw: Tensor | null; // q before q_norm (Qwen3) [N, H·D]
+  kRaw: Tensor | null;
+  qNormRstd: Tensor | null; // [N·H]
+  kNormRstd: Tensor | null;
+  q: Tensor; // roped queries, N·H·D values ([N, H·D], or [N·H, D] after q_norm)
+  k: Tensor; // roped keys, N·Hkv·D values
+  v: Tensor; // [N, Hkv·D]
+  probs: Tensor; // [B, H, T, T]
+  attn: Tensor; // attention output, o_proj input [N, H·D]
+  xMid: Tensor; // residual after attention [N, h]
+  ln2: Tensor;
+  ln2Rstd: Tensor;
+  gate: Tensor; // [N, I]
+  up: Tensor;
+  act: Tensor; // silu(gate)·up, down_proj input
+}
+
+export interface ForwardTrace {
+  layers: LayerTrace[];
+  xFinal: Tensor | null; // residual stream before the final norm
+  hidden: Tensor | null; // final norm output (LM head input)
+  finalRstd: Tensor | null;
+}
+
+export function newTrace(): ForwardTrace {
+  return { layers: [], xFinal: null, hidden: null, finalRstd: null };
+}
+
+export function releaseTrace(trace: ForwardTrace): void {
+  for (const l of trace.layers) for (const t of Object.values(l)) (t as Tensor | null)?.release();
+  trace.xFinal?.release();
+  trace.hidden?.release();
+  trace.finalRstd?.release();
+  trace.layers = [];
+}
+
+export interface ForwardInput {
+  B: number;
+  T: number;
+  ids: Tensor; // i32 [B·T]
+  positions: Tensor; // i32 [B·T]
+  /** Without a cache: key mask [B, T] (1 = real token). With a cache, its mask is used. */
+  mask?: Tensor;
+  /** With a cache, the validity of the new tokens [B·T] (written into the cache's mask). */
+  newMask?: Float32Array;
+  /** Highest position id in `positions` (the RoPE table grows to cover it). */
+  maxPosition: number;
+}
+
+export class Decoder {
+  private ropeGpu: RopeTablesOnGpu | null = null;
+  /** Attention probabilities of cached steps, sized for the cache so decode steps reuse it. */
+  private probsScratch: Tensor | null = null;
+  private ropeLength = 0;
+  private readonly invFreq: Float64Array;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    readonly weights: DecoderWeights,
+  ) {
+    this.invFreq = ropeInvFreq(config);
+  }
+
+  /** Make sure the RoPE tables cover positions 0 … maxPosition (grown by doubling). */
+  private ropeFor(maxPosition: number): RopeTablesOnGpu {
+    if (!this.ropeGpu || maxPosition >= this.ropeLength) {
+      const length = Math.max(256, 2 ** Math.ceil(Math.log2(maxPosition + 1)));
+      const t = ropeTables(this.invFreq, length);
+      this.ropeGpu?.cos.release();
+      this.ropeGpu?.sin.release();
+      this.ropeGpu = {
+        cos: this.gpu.upload(t.cos, [length, t.half], 'f32', 'rope.cos'),
+        sin: this.gpu.upload(t.sin, [length, t.half], 'f32', 'rope.sin'),
+      };
+      this.ropeLength = length;
+    }
+    return this.ropeGpu;
+  }
+
+  /** Run the decoder stack; returns the final-norm hidden states [B·T, hidden]. */
+  forward(input: ForwardInput, cache?: KvCache, trace?: ForwardTrace): Tensor {
+    const { gpu, config: c, weights: w } = this;
+    const N = input.B * input.T;
+    expectDType('decoder', 'ids', input.ids, 'i32');
+    expectShape('decoder', 'ids', input.ids, [N]);
+    expectShape('decoder', 'positions', input.positions, [N]);
+    if (cache) {
+      if (cache.batch !== input.B) throw new ShapeError(`decoder: batch ${input.B} does not match the cache's ${cache.batch}.`);
+      cache.reserve(input.T);
+      cache.writeMask(input.newMask ?? new Float32Array(N).fill(1), input.T);
+    } else if (!input.mask) {
+      throw new ShapeError('decoder: a forward without a KV cache needs a key mask [B, T].');
+    }
+    const tables = this.ropeFor(input.maxPosition);
+    let x = gatherRows(gpu, w.embed, input.ids);
+    for (let i = 0; i < c.numLayers; i++) {
+      const next = this.layer(i, w.layers[i], x, input, tables, cache, trace);
+      if (!trace) x.release();
+      x = next;
+    }
+    if (cache) cache.length += input.T;
+    const { y, rstd } = rmsnorm(gpu, x, w.finalNorm, c.rmsNormEps);
+    if (trace) {
+      trace.xFinal = x;
+      trace.hidden = y;
+      trace.finalRstd = rstd;
+    } else {
+      x.release();
+      rstd.release();
+    }
+    return y;
+  }
+
+  /** Logits [rows, vocab] from final hidden states [rows, hidden]. */
+  logits(hidden: Tensor, out?: Tensor): Tensor {
+    return matmul(this.gpu, hidden, this.weights.lmHead, { transB: true, out });
+  }
+
+  private layer(
+    index: number,
+    l: LayerWeights,
+    x: Tensor,
+    input: ForwardInput,
+    tables: RopeTablesOnGpu,
+    cache: KvCache | undefined,
+    trace: ForwardTrace | undefined,
+  ): Tensor {
+    const { gpu, config: c } = this;
+    const { B, T } = input;
+    const N = B * T;
+    const H = c.numHeads;
+    const Hkv = c.numKvHeads;
+    const D = c.headDim;
+
+    const ln1 = rmsnorm(gpu, x, l.inputNorm, c.rmsNormEps);
+    let q = linear(gpu, l.proj.q_proj, ln1.y);
+    let k = linear(gpu, l.proj.k_proj, ln1.y);
+    const v = linear(gpu, l.proj.v_proj, ln1.y);
+    let qRaw: Tensor | null = null;
+    let kRaw: Tensor | null = null;
+    let qNormRstd: Tensor | null = null;
+    let kNormRstd: Tensor | null = null;
+    if (l.qNorm && l.kNorm) {
+      qRaw = q;
+      kRaw = k;
+      const qn = rmsnorm(gpu, q.reshape([N * H, D]), l.qNorm, c.rmsNormEps);
+      const kn = rmsnorm(gpu, k.reshape([N * Hkv, D]), l.kNorm, c.rmsNormEps);
+      q = qn.y; // [N·H, D]; call sites reshape as they need
+      k = kn.y;
+      qNormRstd = qn.rstd;
+      kNormRstd = kn.rstd;
+    }
+    rope(gpu, q.reshape([N, H, D]), input.positions, tables);
+    rope(gpu, k.reshape([N, Hkv, D]), input.positions, tables);
+
+    let att;
+    const scale = 1 / Math.sqrt(D);
+    if (cache) {
+      cache.store(index, k, v, T);
+      const lc = cache.layers[index];
+      const probs = trace ? undefined : this.scratch(B * H * T * cache.capacity).view([B, H, T, cache.length + T], 0);
+      att = attention(gpu, { q: q.reshape([B, T, H, D]), k: lc.k, v: lc.v, mask: cache.mask, past: cache.length, scale, probs });
+    } else {
+      const kv = [B, T, Hkv, D];
+      att = attention(gpu, { q: q.reshape([B, T, H, D]), k: k.reshape(kv), v: v.reshape(kv), mask: input.mask!, past: 0, scale });
+    }
+    const o = linear(gpu, l.proj.o_proj, att.out);
+    const xMid = add(gpu, x, o);
+    o.release();
+
+    const ln2 = rmsnorm(gpu, xMid, l.postNorm, c.rmsNormEps);
+    const gate = linear(gpu, l.proj.gate_proj, ln2.y);
+    const up = linear(gpu, l.proj.up_proj, ln2.y);
+    const act = siluMul(gpu, gate, up);
+    const down = linear(gpu, l.proj.down_proj, act);
+    const out = add(gpu, xMid, down);
+    down.release();
+
+    if (trace) {
+      trace.layers[index] = {
+        x,
+        ln1: ln1.y,
+        ln1Rstd: ln1.rstd,
+        qRaw,
+        kRaw,
+        qNormRstd,
+        kNormRstd,
+        q,
+        k,
+        v,
+        probs: att.probs,
+        attn: att.out,
+        xMid,
+        ln2: ln2.y,
+        ln2Rstd: ln2.rstd,
+        gate,
+        up,
+        act,
+      };
+    } else {
+      for (const t of [ln1.y, ln1.rstd, qRaw, kRaw, qNormRstd, kNormRstd, q, k, v, att.probs, att.out, xMid, ln2.y, ln2.rstd, gate, up, act]) {
+        // (att.probs may be a view of the scratch buffer: releasing a view does not free it.)
+        t?.release();
+      }
+    }
+    return out;
+  }
+
+  private scratch(elements: number): Tensor {
+    if (!this.probsScratch || this.probsScratch.numel < elements) {
+      this.probsScratch?.release();
+      this.probsScratch = this.gpu.empty([elements], 'f32', 'attention.probs.scratch');
+    }
+    return this.probsScratch;
+  }
+
+  release(): void {
+    this.probsScratch?.release();
+    this.probsScratch = null;
+    this.ropeGpu?.cos.release();
+    this.ropeGpu?.sin.release();
+    this.ropeGpu = null;
+  }
+}
+
+/** y = x Wᵀ + b, plus the LoRA path scale · (x Aᵀ) Bᵀ when an adapter is attached. */
+export function linear(gpu: Gpu, lin: Linear, x: Tensor): Tensor {
+  const y = matmul(gpu, x, lin.weight, { transB: true, bias: lin.bias ?? undefined });
+  if (lin.lora) {
+    const xa = matmul(gpu, x, lin.lora.a, { transB: true });
+    matmul(gpu, xa, lin.lora.b, { transB: true, alpha: lin.lora.scale, out: y, accumulate: true });
+    xa.release();
+  }
+  return y;
+}
