@@ -43,3 +43,10 @@ export class DeviceLostError extends LabError {
     super('DeviceLostError', message, hint);
   }
 }
+
+/** A request stopped by `cancel(requestId)` (see src/engine/api.ts). */
+export class CancelledError extends LabError {
+  constructor(message: string, hint?: string) {
+    super('CancelledError', message, hint);
+  }
+}

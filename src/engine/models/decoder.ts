@@ -6,7 +6,7 @@ import { ropeInvFreq } from '../../formats/config.ts';
 import type { Gpu } from '../gpu.ts';
 import { ShapeError } from '../errors.ts';
 import { attention } from '../kernels/attention/attention.ts';
-import { add, siluMul } from '../kernels/elementwise/elementwise.ts';
+import { add, dropout, siluMul } from '../kernels/elementwise/elementwise.ts';
 import { gatherRows } from '../kernels/gather/gather.ts';
 import { matmul } from '../kernels/matmul/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
@@ -68,6 +68,13 @@ export interface ForwardInput {
   newMask?: Float32Array;
   /** Highest position id in `positions` (the RoPE table grows to cover it). */
   maxPosition: number;
+  /** Training: seed of this step's LoRA dropout masks (absent: no dropout, as in evaluation). */
+  dropoutSeed?: number;
+}
+
+/** The dropout seed of one projection in one step (the backward pass derives the same). */
+export function projectionSeed(stepSeed: number, layer: number, projection: number): number {
+  return (Math.imul(stepSeed ^ 0x5bd1e995, 31) + layer * 7 + projection + 1) >>> 0;
 }
 
 export class Decoder {
@@ -86,7 +93,7 @@ export class Decoder {
   }
 
   /** Make sure the RoPE tables cover positions 0 … maxPosition (grown by doubling). */
-  private ropeFor(maxPosition: number): RopeTablesOnGpu {
+  ropeTables(maxPosition: number): RopeTablesOnGpu {
     if (!this.ropeGpu || maxPosition >= this.ropeLength) {
       const length = Math.max(256, 2 ** Math.ceil(Math.log2(maxPosition + 1)));
       const t = ropeTables(this.invFreq, length);
@@ -115,7 +122,7 @@ export class Decoder {
     } else if (!input.mask) {
       throw new ShapeError('decoder: a forward without a KV cache needs a key mask [B, T].');
     }
-    const tables = this.ropeFor(input.maxPosition);
+    const tables = this.ropeTables(input.maxPosition);
     let x = gatherRows(gpu, w.embed, input.ids);
     for (let i = 0; i < c.numLayers; i++) {
       const next = this.layer(i, w.layers[i], x, input, tables, cache, trace);
@@ -156,10 +163,11 @@ export class Decoder {
     const Hkv = c.numKvHeads;
     const D = c.headDim;
 
+    const seed = (projection: number) => (input.dropoutSeed === undefined ? undefined : projectionSeed(input.dropoutSeed, index, projection));
     const ln1 = rmsnorm(gpu, x, l.inputNorm, c.rmsNormEps);
-    let q = linear(gpu, l.proj.q_proj, ln1.y);
-    let k = linear(gpu, l.proj.k_proj, ln1.y);
-    const v = linear(gpu, l.proj.v_proj, ln1.y);
+    let q = linear(gpu, l.proj.q_proj, ln1.y, seed(0));
+    let k = linear(gpu, l.proj.k_proj, ln1.y, seed(1));
+    const v = linear(gpu, l.proj.v_proj, ln1.y, seed(2));
     let qRaw: Tensor | null = null;
     let kRaw: Tensor | null = null;
     let qNormRstd: Tensor | null = null;
@@ -188,15 +196,15 @@ export class Decoder {
       const kv = [B, T, Hkv, D];
       att = attention(gpu, { q: q.reshape([B, T, H, D]), k: k.reshape(kv), v: v.reshape(kv), mask: input.mask!, past: 0, scale });
     }
-    const o = linear(gpu, l.proj.o_proj, att.out);
+    const o = linear(gpu, l.proj.o_proj, att.out, seed(3));
     const xMid = add(gpu, x, o);
     o.release();
 
     const ln2 = rmsnorm(gpu, xMid, l.postNorm, c.rmsNormEps);
-    const gate = linear(gpu, l.proj.gate_proj, ln2.y);
-    const up = linear(gpu, l.proj.up_proj, ln2.y);
+    const gate = linear(gpu, l.proj.gate_proj, ln2.y, seed(4));
+    const up = linear(gpu, l.proj.up_proj, ln2.y, seed(5));
     const act = siluMul(gpu, gate, up);
-    const down = linear(gpu, l.proj.down_proj, act);
+    const down = linear(gpu, l.proj.down_proj, act, seed(6));
     const out = add(gpu, xMid, down);
     down.release();
 
@@ -247,13 +255,19 @@ export class Decoder {
   }
 }
 
-/** y = x Wᵀ + b, plus the LoRA path scale · (x Aᵀ) Bᵀ when an adapter is attached. */
-export function linear(gpu: Gpu, lin: Linear, x: Tensor): Tensor {
+/**
+ * y = x Wᵀ + b, plus the LoRA path scale · (dropout(x) Aᵀ) Bᵀ when an adapter is attached. Dropout
+ * applies only when a seed is given (training); the seed makes the mask reproducible for backward.
+ */
+export function linear(gpu: Gpu, lin: Linear, x: Tensor, dropoutSeed?: number): Tensor {
   const y = matmul(gpu, x, lin.weight, { transB: true, bias: lin.bias ?? undefined });
   if (lin.lora) {
-    const xa = matmul(gpu, x, lin.lora.a, { transB: true });
+    const useDropout = dropoutSeed !== undefined && lin.lora.dropout > 0;
+    const xd = useDropout ? dropout(gpu, x, lin.lora.dropout, dropoutSeed) : x;
+    const xa = matmul(gpu, xd, lin.lora.a, { transB: true });
     matmul(gpu, xa, lin.lora.b, { transB: true, alpha: lin.lora.scale, out: y, accumulate: true });
     xa.release();
+    if (useDropout) xd.release();
   }
   return y;
 }

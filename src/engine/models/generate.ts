@@ -17,6 +17,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Called with each new token; return true to stop (stop strings: the caller holds the tokenizer). */
   onToken?: (id: number, index: number) => boolean | void;
   signal?: AbortSignal;
+  /** Receives the logits row that chose each token (parity checks, logit lenses). */
+  onStepLogits?: (row: Float32Array) => void;
 }
 
 export type StopReason = 'eos' | 'stop' | 'length' | 'cancelled';
@@ -144,6 +146,7 @@ export class GenerationSession {
 
   private async choose(opts: GenerateOptions, rng: Rng, seen: readonly number[]): Promise<number> {
     const row = await this.decoder.gpu.readF32(this.stepLogits);
+    opts.onStepLogits?.(row.slice());
     if (isGreedy(opts) && (opts.repetitionPenalty ?? 1) === 1) return argmax(row);
     return sampleToken(row, opts, rng, seen);
   }

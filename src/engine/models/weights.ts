@@ -1,6 +1,6 @@
 // Decoder weights on the GPU, keyed by the Hugging Face tensor names of Llama / Qwen2 / Qwen3.
 // Linear layers are `Linear` records so LoRA adapters attach beside the frozen base weight.
-import type { ModelConfig } from '../../formats/config.ts';
+import { expectedTensors, type ModelConfig } from '../../formats/config.ts';
 import type { Gpu } from '../gpu.ts';
 import { ShapeError } from '../errors.ts';
 import { shapeString, type Tensor } from '../tensor.ts';
@@ -47,46 +47,9 @@ export function projectionModule(p: ProjectionName): 'self_attn' | 'mlp' {
   return p === 'gate_proj' || p === 'up_proj' || p === 'down_proj' ? 'mlp' : 'self_attn';
 }
 
-/** Every parameter of the model with its Hugging Face name and shape, in a fixed order. */
-export function parameterShapes(c: ModelConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const h = c.hiddenSize;
-  const qOut = c.numHeads * c.headDim;
-  const kvOut = c.numKvHeads * c.headDim;
-  shapes.set('model.embed_tokens.weight', [c.vocabSize, h]);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    shapes.set(`${p}.input_layernorm.weight`, [h]);
-    const dims: Record<ProjectionName, [number, number]> = {
-      q_proj: [qOut, h],
-      k_proj: [kvOut, h],
-      v_proj: [kvOut, h],
-      o_proj: [h, qOut],
-      gate_proj: [c.intermediateSize, h],
-      up_proj: [c.intermediateSize, h],
-      down_proj: [h, c.intermediateSize],
-    };
-    for (const proj of PROJECTIONS) {
-      const name = `${p}.${projectionModule(proj)}.${proj}`;
-      shapes.set(`${name}.weight`, dims[proj]);
-      const attnBias = c.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(proj);
-      const mlpBias = c.mlpBias && projectionModule(proj) === 'mlp';
-      if (attnBias || mlpBias) shapes.set(`${name}.bias`, [dims[proj][0]]);
-    }
-    if (c.qkNorm) {
-      shapes.set(`${p}.self_attn.q_norm.weight`, [c.headDim]);
-      shapes.set(`${p}.self_attn.k_norm.weight`, [c.headDim]);
-    }
-    shapes.set(`${p}.post_attention_layernorm.weight`, [h]);
-  }
-  shapes.set('model.norm.weight', [h]);
-  if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, h]);
-  return shapes;
-}
-
 /** Assemble DecoderWeights from uploaded tensors keyed by Hugging Face name; checks names and shapes. */
 export function assembleWeights(c: ModelConfig, tensors: ReadonlyMap<string, Tensor>): DecoderWeights {
-  const shapes = parameterShapes(c);
+  const shapes = expectedTensors(c);
   const get = (name: string): Tensor => {
     const t = tensors.get(name);
     const want = shapes.get(name);
@@ -134,7 +97,7 @@ export class WeightUploader {
     private readonly gpu: Gpu,
     private readonly config: ModelConfig,
   ) {
-    this.shapes = parameterShapes(config);
+    this.shapes = expectedTensors(config);
   }
 
   /** Accept one tensor (already converted to f32). Returns false when the model does not use it. */

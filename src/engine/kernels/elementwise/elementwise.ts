@@ -6,6 +6,7 @@ import { ShapeError } from '../../errors.ts';
 import { expectDType, shapeString, type Tensor } from '../../tensor.ts';
 import code from './elementwise.wgsl?raw';
 import swigluBackwardCode from './swiglu_backward.wgsl?raw';
+import dropoutCode from './dropout.wgsl?raw';
 
 const KERNEL: KernelSource = { name: 'elementwise', code };
 const WG = 256;
@@ -60,4 +61,21 @@ export function siluMulBackward(gpu: Gpu, dy: Tensor, gate: Tensor, up: Tensor):
     });
   }
   return { dgate, dup };
+}
+
+const DROPOUT: KernelSource = { name: 'dropout', code: dropoutCode };
+
+/** Inverted dropout keyed by `seed`: the same seed reproduces the same mask (for the backward). */
+export function dropout(gpu: Gpu, x: Tensor, rate: number, seed: number, out?: Tensor): Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}.`);
+  const y = out ?? gpu.empty(x.shape, 'f32', 'dropout.out');
+  if (x.numel === 0) return y;
+  gpu.run({
+    kernel: DROPOUT,
+    constants: { WG },
+    bindings: [x, y],
+    params: new Params().u32(x.numel, seed >>> 0, Math.min(0xffffffff, Math.floor(rate * 4294967296))).f32(1 / (1 - rate)),
+    workgroups: gpu.grid(Math.ceil(x.numel / WG)),
+  });
+  return y;
 }

@@ -62,3 +62,16 @@ export function siluMulBackwardRef(dy: ArrayLike<number>, gate: ArrayLike<number
   }
   return { dgate, dup };
 }
+
+/** The dropout kernel's hash (u32 arithmetic as in WGSL). */
+export function dropoutHash(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul((state >>> ((state >>> 28) + 4)) ^ state, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+export function dropoutRef(x: ArrayLike<number>, rate: number, seed: number): Float64Array {
+  const threshold = Math.min(0xffffffff, Math.floor(rate * 4294967296));
+  const seedHash = dropoutHash(seed);
+  return Float64Array.from(x, (v, i) => (dropoutHash((i ^ seedHash) >>> 0) >= threshold ? v / (1 - rate) : 0));
+}

@@ -1,11 +1,23 @@
 // matmul launcher: C = alpha · op(A) · op(B) (+ bias) (+ C), batched, with transposes as strides.
 // A: [...batch, M, K] ([..., K, M] with transA). B: [...batch, K, N] ([..., N, K] with transB), or a
 // 2D matrix shared across the batch (weights). Output [...batch, M, N].
+//
+// Three kernels share one parameter block (matmul_common.wgsl) and one of two operand-load preludes
+// (vec4 loads when both operands' contiguous dimensions are multiples of 4, scalar loads otherwise):
+//   blocked  register blocking, no workgroup memory: fastest on CPU rasterisers (llvmpipe, SwiftShader)
+//   tiled    64×64 workgroup tiles staged in workgroup memory: the classic layout for real GPUs
+//   gemv     M = 1 (decode): invocations split K and reduce in workgroup memory, for real GPUs
+// `matmul` picks per device (pickMatmulVariant); `matmulWith` runs a named one (tests, benchmarks).
 import type { Gpu, KernelSource } from '../../gpu.ts';
 import { Params } from '../../gpu.ts';
 import { ShapeError } from '../../errors.ts';
 import { expectDType, shapeString, type Tensor } from '../../tensor.ts';
-import naiveCode from './matmul_naive.wgsl?raw';
+import loadsVec4 from './loads_vec4.wgsl?raw';
+import loadsScalar from './loads_scalar.wgsl?raw';
+import common from './matmul_common.wgsl?raw';
+import blockedBody from './matmul_blocked.wgsl?raw';
+import tiledBody from './matmul_tiled.wgsl?raw';
+import gemvBody from './matmul_gemv.wgsl?raw';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -27,8 +39,45 @@ export interface MatmulShape {
   outShape: number[];
 }
 
-const NAIVE: KernelSource = { name: 'matmul_naive', code: naiveCode };
-const WG = 256;
+export type MatmulVariant = 'blocked' | 'tiled' | 'gemv';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'gemv'];
+
+type Loads = 'vec4' | 'scalar';
+const PRELUDE: Record<Loads, string> = { vec4: loadsVec4, scalar: loadsScalar };
+
+/** Register-blocked tile per M: rows per workgroup (TM), columns per invocation (TN), invocations (WG). */
+interface BlockedConfig {
+  TM: number;
+  TN: number;
+  WG: number;
+}
+
+function blockedConfig(M: number): BlockedConfig {
+  if (M === 1) return { TM: 1, TN: 8, WG: 64 };
+  if (M <= 4) return { TM: 4, TN: 8, WG: 32 };
+  return { TM: 16, TN: 8, WG: 16 };
+}
+
+// matmul_common.wgsl: flags (runtime, so bias and accumulation do not multiply the pipelines)
+const FLAG_BIAS = 1;
+const FLAG_ACCUMULATE = 2;
+const TILE = 64; // matmul_tiled.wgsl: T
+const GEMV_WG = 64;
+const GEMV_COLS = 4; // outputs per gemv workgroup
+
+const sources = new Map<string, KernelSource>();
+
+function source(body: MatmulVariant, loads: Loads, cfg?: BlockedConfig): KernelSource {
+  const name = cfg ? `matmul_blocked_${cfg.TM}x${cfg.TN}/${loads}` : `matmul_${body}/${loads}`;
+  let src = sources.get(name);
+  if (!src) {
+    const header = cfg ? `const TM = ${cfg.TM}u;\nconst TN = ${cfg.TN}u;\n` : '';
+    const text = { blocked: blockedBody, tiled: tiledBody, gemv: gemvBody }[body];
+    src = { name, code: `${PRELUDE[loads]}\n${header}${common}\n${text}` };
+    sources.set(name, src);
+  }
+  return src;
+}
 
 export function matmulShape(a: Tensor, b: Tensor, opts: MatmulOptions = {}): MatmulShape {
   const what = `matmul("${a.label}" ${shapeString(a.shape)}${opts.transA ? 'ᵀ' : ''}, "${b.label}" ${shapeString(b.shape)}${opts.transB ? 'ᵀ' : ''})`;
@@ -50,33 +99,83 @@ export function matmulShape(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Mat
   return { M, N, K, batch, broadcastB, outShape: [...aBatch, M, N] };
 }
 
+/** The variant `matmul` runs for this shape on this device. */
+export function pickMatmulVariant(gpu: Gpu, s: MatmulShape, transA = false): MatmulVariant {
+  if (gpu.isSoftware) return 'blocked';
+  return problemOf(s, transA).M === 1 ? 'gemv' : 'tiled';
+}
+
 export function matmul(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return matmulWith(gpu, pickMatmulVariant(gpu, matmulShape(a, b, opts), opts.transA), a, b, opts);
+}
+
+/** matmul with a chosen kernel variant ('gemv' needs M = 1 per batch entry). */
+export function matmulWith(gpu: Gpu, variant: MatmulVariant, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   expectDType('matmul', 'a', a, 'f32');
   expectDType('matmul', 'b', b, 'f32');
   const s = matmulShape(a, b, opts);
-  const out = opts.out ?? gpu.empty(s.outShape, 'f32', 'matmul.out');
-  if (out.numel !== s.batch * s.M * s.N) {
-    throw new ShapeError(`matmul: out ${shapeString(out.shape)} does not hold ${shapeString(s.outShape)}.`);
-  }
   if (opts.accumulate && !opts.out) throw new ShapeError('matmul: accumulate needs an `out` tensor to add to.');
-  if (opts.bias && opts.bias.numel !== s.N) {
-    throw new ShapeError(`matmul: bias ${shapeString(opts.bias.shape)} does not match N=${s.N}.`);
+  if (opts.out && opts.out.numel !== s.batch * s.M * s.N) {
+    throw new ShapeError(`matmul: out "${opts.out.label}" ${shapeString(opts.out.shape)} does not hold ${shapeString(s.outShape)}.`);
   }
-  if (out.buffer === a.buffer || out.buffer === b.buffer) throw new ShapeError('matmul: out must not alias an input.');
+  if (opts.out) expectDType('matmul', 'out', opts.out, 'f32');
+  if (opts.bias) {
+    expectDType('matmul', 'bias', opts.bias, 'f32');
+    if (opts.bias.numel !== s.N) throw new ShapeError(`matmul: bias "${opts.bias.label}" ${shapeString(opts.bias.shape)} does not match N=${s.N}.`);
+  }
+  if (opts.out && [a, b, opts.bias].some((t) => t && t.buffer === opts.out!.buffer)) {
+    throw new ShapeError(`matmul: out "${opts.out.label}" must not share a buffer with an input.`);
+  }
+  const out = opts.out ?? gpu.empty(s.outShape, 'f32', 'matmul.out');
   if (out.numel === 0) return out;
-  const { M, N, K, batch } = s;
-  const sam = opts.transA ? 1 : K;
-  const sak = opts.transA ? M : 1;
-  const sbk = opts.transB ? 1 : N;
-  const sbn = opts.transB ? K : 1;
+  if (s.K === 0) {
+    throw new ShapeError(`matmul: inner dimension K is 0 for ${shapeString(s.outShape)}.`, 'Skip the product (its sum is empty) or fill the output directly.');
+  }
+  const prob = problemOf(s, opts.transA ?? false);
+  if (variant === 'gemv' && prob.M !== 1) {
+    throw new ShapeError(`matmul: the gemv variant needs one row per batch entry, got M=${s.M} (batch ${s.batch}).`);
+  }
+  const transA = (opts.transA ?? false) && prob.M > 1; // a 1×K row and a K×1 column are the same memory
+  const transB = opts.transB ?? false;
+  const loads: Loads = (transA ? prob.M : prob.K) % 4 === 0 && (transB ? prob.K : prob.N) % 4 === 0 ? 'vec4' : 'scalar';
+  let kernel: KernelSource;
+  let tilesM: number;
+  let tilesN: number;
+  let constants: Record<string, number> = {};
+  if (variant === 'blocked') {
+    const cfg = blockedConfig(prob.M);
+    kernel = source('blocked', loads, cfg);
+    tilesM = Math.ceil(prob.M / cfg.TM);
+    tilesN = Math.ceil(prob.N / (cfg.TN * cfg.WG));
+    constants = { WG: cfg.WG };
+  } else if (variant === 'tiled') {
+    kernel = source('tiled', loads);
+    tilesM = Math.ceil(prob.M / TILE);
+    tilesN = Math.ceil(prob.N / TILE);
+  } else {
+    kernel = source('gemv', loads);
+    tilesM = 1;
+    tilesN = Math.ceil(prob.N / GEMV_COLS);
+    constants = { WG: GEMV_WG };
+  }
   gpu.run({
-    kernel: NAIVE,
-    constants: { WG, ACCUMULATE: opts.accumulate ? 1 : 0, HAS_BIAS: opts.bias ? 1 : 0 },
+    kernel,
+    constants: { ...constants, TRANS_A: +transA, TRANS_B: +transB },
     bindings: [a, b, opts.bias ?? a, out],
     params: new Params()
-      .u32(M, N, K, batch, sam, sak, M * K, sbk, sbn, s.broadcastB ? 0 : K * N)
-      .f32(opts.alpha ?? 1),
-    workgroups: gpu.grid(Math.ceil((batch * M * N) / WG)),
+      .u32(prob.M, prob.N, prob.K, prob.batch, prob.M * prob.K, s.broadcastB ? 0 : prob.K * prob.N, tilesM, tilesN)
+      .f32(opts.alpha ?? 1)
+      .u32((opts.bias ? FLAG_BIAS : 0) | (opts.accumulate ? FLAG_ACCUMULATE : 0)),
+    workgroups: gpu.grid(tilesM * tilesN * prob.batch),
   });
   return out;
+}
+
+/**
+ * The problem the kernels see: a batch that shares B and keeps A untransposed is one taller matrix
+ * ([batch·M, K] · [K, N]), which tiles better and turns batched decode rows into one GEMM.
+ */
+function problemOf(s: MatmulShape, transA: boolean): { M: number; N: number; K: number; batch: number } {
+  if (s.broadcastB && !transA && s.batch > 1) return { M: s.batch * s.M, N: s.N, K: s.K, batch: 1 };
+  return { M: s.M, N: s.N, K: s.K, batch: s.batch };
 }
