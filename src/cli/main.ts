@@ -4,11 +4,17 @@ import type { CliIo, Command } from './command.ts';
 /** Every command, loaded on demand so `student-lab info` does not load the trainer. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   info: () => import('./commands/info.ts'),
+  generate: () => import('./commands/generate.ts'),
+  forward: () => import('./commands/forward.ts'),
+  eval: () => import('./commands/eval.ts'),
+  loss: () => import('./commands/loss.ts'),
+  train: () => import('./commands/train.ts'),
 };
 
 const defaultIo: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  write: (text) => process.stdout.write(text),
 };
 
 async function help(io: CliIo): Promise<void> {
