@@ -3,6 +3,8 @@
 export interface CliIo {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Text without a line break (streamed output); commands fall back to `out` when absent. */
+  write?: (text: string) => void;
 }
 
 export interface Command {

@@ -9,6 +9,9 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   eval: () => import('./commands/eval.ts'),
   loss: () => import('./commands/loss.ts'),
   train: () => import('./commands/train.ts'),
+  'teacher-cache': () => import('./commands/teacher-cache.ts'),
+  advantage: () => import('./commands/advantage.ts'),
+  bench: () => import('./commands/bench.ts'),
 };
 
 const defaultIo: CliIo = {

@@ -35,6 +35,8 @@ export function formatBytes(bytes: number): string {
 export class Allocator {
   private live = new Map<GPUBuffer, number>();
   private pool = new Map<string, GPUBuffer[]>();
+  /** Buffers to destroy after the next submit (commands recorded but not submitted may use them). */
+  private graveyard: GPUBuffer[] = [];
   private stats: AllocatorStats = { liveBytes: 0, peakBytes: 0, pooledBytes: 0, created: 0, liveBuffers: 0 };
   /** Bytes above which the pool is trimmed (oldest first) on release. */
   poolLimitBytes = 512 * 1024 * 1024;
@@ -101,11 +103,20 @@ export class Allocator {
     if (this.stats.pooledBytes > this.poolLimitBytes) this.trimPool();
   }
 
-  /** Destroy every pooled buffer (e.g. before a large allocation, or on out-of-memory). */
+  /**
+   * Drop every pooled buffer (e.g. before a large allocation, or on out-of-memory). They are
+   * destroyed by collect() after the next submit, since recorded commands may still use them.
+   */
   trimPool(): void {
-    for (const list of this.pool.values()) for (const buffer of list) buffer.destroy();
+    for (const list of this.pool.values()) this.graveyard.push(...list);
     this.pool.clear();
     this.stats.pooledBytes = 0;
+  }
+
+  /** Destroy the buffers trimmed from the pool; call right after a submit. */
+  collect(): void {
+    for (const buffer of this.graveyard) buffer.destroy();
+    this.graveyard = [];
   }
 
   resetPeak(): void {
@@ -119,6 +130,7 @@ export class Allocator {
   /** Destroy everything (device teardown). */
   destroyAll(): void {
     this.trimPool();
+    this.collect();
     for (const buffer of this.live.keys()) buffer.destroy();
     this.live.clear();
     this.stats.liveBytes = 0;

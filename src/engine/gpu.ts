@@ -329,6 +329,7 @@ export class Gpu {
     this.device.pushErrorScope('validation');
     this.device.queue.submit([this.encoder.finish()]);
     this.errors.push(this.device.popErrorScope());
+    this.allocator.collect();
     this.encoder = null;
     this.pending = 0;
     this.counters.submits++;

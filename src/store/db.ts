@@ -121,6 +121,8 @@ export async function putChunked<S extends 'teacherCaches' | 'datasets' | 'check
   what: string,
 ): Promise<void> {
   const tx = db.transaction([metaStore, chunkStore], 'readwrite');
+  // If a put fails we abort and rethrow below; tx.done then rejects too, with nobody awaiting it.
+  tx.done.catch(() => undefined);
   try {
     const chunks = tx.objectStore(chunkStore);
     await chunks.delete(IDBKeyRange.bound([meta.id, 0], [meta.id, Infinity]));

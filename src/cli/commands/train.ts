@@ -1,5 +1,5 @@
-// `student-lab train`: fine-tune a model on the engine (full or LoRA), one JSON line of metrics per
-// step, checkpoints in <out>/checkpoint.safetensors (resume with --resume), and the result exported
+// `student-lab train`: fine-tune or distil a model on the engine (full or LoRA; SFT, the KD zoo,
+// DCKD, ADPA, ADPA+ as two stages), one JSON line of metrics per step, checkpoints in <out>/checkpoint.safetensors (resume with --resume), and the result exported
 // into --out: a Hugging Face folder (full fine-tuning; LoRA merged with --merge) or a PEFT adapter.
 import { mkdir, readFile, rename, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +11,12 @@ import { Rng } from '../../engine/rng.ts';
 import { loadPeftAdapter } from '../../formats/peft.ts';
 import { NodeFolderSource } from '../../formats/source.node.ts';
 import { tokenizeSft, type OverLength } from '../../distill/data/sft.ts';
-import { SftBatches } from '../../distill/trainer/batches.ts';
+import type { LossOptions } from '../../distill/losses/definitions.ts';
+import { isLossName, LOSS_NAMES, parseWeights, type LossName } from '../../distill/losses/recipes.ts';
+import { prepareAdpaData, studentResponsesFromCache, type ScoringModel } from '../../distill/pipeline.ts';
+import { SftBatches, type BatchSource } from '../../distill/trainer/batches.ts';
+import { DistillBatches, type DistillData } from '../../distill/trainer/preference-batches.ts';
+import { encodeTeacherCache } from '../../formats/teacher-cache.ts';
 import { decodeCheckpoint, restoreCheckpoint } from '../../distill/trainer/checkpoint.ts';
 import { exportAdapter, exportModelFolder, initialFromAdapter, type FileWriter } from '../../distill/trainer/export.ts';
 import { checkMemoryPlan } from '../../distill/trainer/memory.ts';
@@ -20,14 +25,27 @@ import { Trainer, type StepMetrics, type TrainConfig } from '../../distill/train
 import { boolFlag, numberFlag, parseArgs, requireFlag, stringFlag, UsageError, type ParsedArgs } from '../args.ts';
 import type { CliIo, Command } from '../command.ts';
 import { loadModelArg } from '../model-arg.ts';
+import { loadCache, loadPairs } from '../preference-arg.ts';
 
 const USAGE = `student-lab train --model <dir|url|repo-id> --data <file.jsonl> --out <dir> [options]
 
   Fine-tunes the model on the lab's WebGPU engine. Prints one JSON line of metrics per step.
 
-  --data FILE            SFT data: JSONL or a JSON array of {"prompt", "response"}, {"messages": [...]}
-                         or pre-tokenised {"input_ids": [...], "labels": [...]} (−100 = no loss)
-  --loss sft             the objective (distillation losses: see docs)
+  --data FILE            sft: JSONL or a JSON array of {"prompt", "response"}, {"messages": [...]} or
+                         pre-tokenised {"input_ids": [...], "labels": [...]} (−100 = no loss);
+                         every other loss: preference pairs {"prompt", "chosen", "rejected"}
+  --loss NAME            sft | kd rkl skew-fkl skew-rkl jsd tvd (on --teacher-chosen) |
+                         dckd (--teacher-chosen, --teacher-rejected) |
+                         adpa (--advantage, or --teacher and --reference to build it) |
+                         adpa+ (DCKD, then ADPA from the DCKD student: the caches of both)
+  --teacher-chosen F     teacher cache on the chosen responses    --teacher-rejected F   on the rejected
+  --advantage F          ADPA advantage cache on the student's responses (student-lab advantage)
+  --teacher M --reference M   the DPO teacher and the reference model (ADPA without a cache; ADPA+)
+  --weights a=1,b=2      loss weights (sft, kd, c, r, adpa; defaults in docs/distillation.md)
+  --lambda λ --beta β    skew-KL λ (0.1) and generalised-JSD β (0.5)
+  --signed-advantage [--advantage-beta β]   β·Â without the parity clamp (departs from the reference)
+  --stage-steps N1,N2    ADPA+: steps of the DCKD and the ADPA stage (default: --steps or --epochs each)
+  --k K --max-new-tokens N    top-K of caches built here (50) and the length of ŷ (128)
   --optimizer adamw|sgd  (default adamw)   --lr X (default 1e-4)   --weight-decay W (default 0)
   --momentum M           SGD momentum (default 0)
   --steps N | --epochs E optimiser steps, or passes over the data (default 1 epoch)
@@ -46,6 +64,8 @@ const USAGE = `student-lab train --model <dir|url|repo-id> --data <file.jsonl> -
 const VALUES = [
   'model', 'data', 'out', 'loss', 'optimizer', 'lr', 'weight-decay', 'momentum', 'steps', 'epochs', 'batch-size', 'grad-accum',
   'max-grad-norm', 'schedule', 'warmup', 'max-length', 'over-length', 'lora', 'lora-init', 'checkpoint-every', 'budget-mib', 'seed',
+  'teacher-chosen', 'teacher-rejected', 'advantage', 'teacher', 'reference', 'weights', 'lambda', 'beta', 'advantage-beta', 'stage-steps',
+  'k', 'max-new-tokens',
 ] as const;
 
 function positiveInt(args: ParsedArgs, name: string, fallback: number): number {
@@ -104,8 +124,9 @@ function folderWriter(dir: string): FileWriter {
   };
 }
 
-function metricsLine(m: StepMetrics): string {
+function metricsLine(m: StepMetrics, stage?: string): string {
   return JSON.stringify({
+    ...(stage ? { stage } : {}),
     step: m.step,
     loss: m.loss,
     ...m.terms,
@@ -119,15 +140,24 @@ function metricsLine(m: StepMetrics): string {
   });
 }
 
+interface Stage {
+  name: string;
+  steps: number;
+  /** Sequences per micro-batch row set (DCKD and ADPA lay out two per pair). */
+  rowsPerExample: number;
+  source: () => Promise<BatchSource>;
+}
+
 export const command: Command = {
   name: 'train',
-  summary: 'fine-tune a model (full or LoRA) and export it',
+  summary: 'fine-tune or distil a model (full or LoRA) and export it',
   usage: USAGE,
   async run(argv, io: CliIo) {
-    const args = parseArgs(argv, { values: VALUES, booleans: ['resume', 'merge'] });
+    const args = parseArgs(argv, { values: VALUES, booleans: ['resume', 'merge', 'signed-advantage'] });
     const out = requireFlag(args, 'out');
     const dataFile = requireFlag(args, 'data');
-    oneOf(args, 'loss', ['sft'], 'sft');
+    const lossArg = stringFlag(args, 'loss') ?? 'sft';
+    if (!isLossName(lossArg) && lossArg !== 'adpa+') throw new UsageError(`--loss must be one of ${LOSS_NAMES.join(', ')}, adpa+; got "${lossArg}".`);
     const optimizer: OptimizerConfig = {
       kind: oneOf(args, 'optimizer', ['adamw', 'sgd'], 'adamw'),
       weightDecay: numberFlag(args, 'weight-decay', 0),
@@ -136,19 +166,92 @@ export const command: Command = {
     const batchSize = positiveInt(args, 'batch-size', 1);
     const gradAccum = positiveInt(args, 'grad-accum', 1);
     const maxLength = positiveInt(args, 'max-length', 512);
+    const overLength = oneOf<OverLength>(args, 'over-length', ['truncate', 'skip'], 'truncate');
     const seed = numberFlag(args, 'seed', 0)!;
+    const lossOptions: LossOptions = {
+      skewLambda: numberFlag(args, 'lambda'),
+      jsdBeta: numberFlag(args, 'beta'),
+      advantage: boolFlag(args, 'signed-advantage') ? { mode: 'signed', beta: numberFlag(args, 'advantage-beta', 1) } : { mode: 'parity' },
+    };
     let lora: LoraConfig | null = stringFlag(args, 'lora') ? parseLoraSpec(stringFlag(args, 'lora')!) : null;
-    const { gpu, model } = await loadModelArg(requireFlag(args, 'model'), io);
+    const modelArg = requireFlag(args, 'model');
+    const { gpu, model } = await loadModelArg(modelArg, io);
     try {
       const { decoder, files } = model;
-      const text = await readFile(dataFile, 'utf8').catch(() => {
-        throw new UsageError(`--data: cannot read ${dataFile}.`);
-      });
-      const data = tokenizeSft(text, dataFile, files.tokenizer, decoder.config.vocabSize, { maxLength, overLength: oneOf<OverLength>(args, 'over-length', ['truncate', 'skip'], 'truncate') });
-      if (data.examples.length === 0) throw new UsageError(`--data: ${dataFile} has no usable examples (${data.skipped} too long, ${data.empty} without response tokens).`);
-      if (data.truncated || data.skipped || data.empty) io.err(`data: ${data.examples.length} examples; ${data.truncated} truncated, ${data.skipped} skipped as too long, ${data.empty} without response tokens`);
-      const perEpoch = Math.ceil(data.examples.length / (batchSize * gradAccum));
-      const steps = args.flags.has('steps') ? positiveInt(args, 'steps', 1) : perEpoch * positiveInt(args, 'epochs', 1);
+      const tok = files.tokenizer;
+      const vocab = decoder.config.vocabSize;
+      const padId = tok.padTokenId ?? tok.eosTokenIds[0] ?? 0;
+      const stepsFor = (examples: number) => (args.flags.has('steps') ? positiveInt(args, 'steps', 1) : Math.ceil(examples / (batchSize * gradAccum)) * positiveInt(args, 'epochs', 1));
+      const stages: Stage[] = [];
+      let seqLen: number;
+      if (lossArg === 'sft') {
+        const text = await readFile(dataFile, 'utf8').catch(() => {
+          throw new UsageError(`--data: cannot read ${dataFile}.`);
+        });
+        const data = tokenizeSft(text, dataFile, tok, vocab, { maxLength, overLength });
+        if (data.examples.length === 0) throw new UsageError(`--data: ${dataFile} has no usable examples (${data.skipped} too long, ${data.empty} without response tokens).`);
+        if (data.truncated || data.skipped || data.empty) io.err(`data: ${data.examples.length} examples; ${data.truncated} truncated, ${data.skipped} skipped as too long, ${data.empty} without response tokens`);
+        seqLen = Math.max(...data.examples.map((e) => e.ids.length));
+        stages.push({ name: 'sft', steps: stepsFor(data.examples.length), rowsPerExample: 1, source: async () => new SftBatches(data.examples, batchSize, vocab, padId, seed) });
+      } else {
+        const data = await loadPairs(dataFile, tok, { maxLength, overLength }, io);
+        seqLen = Math.max(...data.pairs.flatMap((p) => [p.chosen.ids.length, p.rejected.ids.length]), ...data.pairs.map((p) => p.promptIds.length + numberFlag(args, 'max-new-tokens', 128)!));
+        const cache = (flag: string, kind: 'probs' | 'advantage', response: 'chosen' | 'rejected' | 'student') => {
+          const file = stringFlag(args, flag);
+          if (!file) throw new UsageError(`--loss ${lossArg} needs --${flag}.`);
+          return loadCache(file, { tok, vocabSize: vocab, data, kind, response });
+        };
+        const distill = (loss: LossName, d: DistillData) => new DistillBatches(data.pairs, loss, parseWeights(loss, stringFlag(args, 'weights')), d, batchSize, vocab, padId, seed, lossOptions);
+        const adpaData = async (): Promise<DistillData> => {
+          const advFile = stringFlag(args, 'advantage');
+          if (advFile && lossArg === 'adpa') {
+            const advantage = await cache('advantage', 'advantage', 'student');
+            return { advantage, student: studentResponsesFromCache(data.pairs, advantage) };
+          }
+          const scoring = (flag: 'teacher' | 'reference') => async (): Promise<ScoringModel> => {
+            const arg = stringFlag(args, flag);
+            if (!arg) throw new UsageError(`--loss ${lossArg} needs --${flag} <model> to build the advantage cache (or --advantage <cache>).`);
+            const m = await loadModelArg(arg, io);
+            if (m.model.files.tokenizer.tokenizerSha256 !== tok.tokenizerSha256) {
+              await m.gpu.destroy();
+              throw new UsageError(`--${flag} ${arg} has another tokenizer than the student; the caches need a shared tokenizer.`);
+            }
+            return { decoder: m.model.decoder, name: arg, release: () => m.gpu.destroy() };
+          };
+          const prepared = await prepareAdpaData({
+            student: decoder,
+            eosTokenIds: files.stopTokenIds,
+            loadTeacher: scoring('teacher'),
+            loadReference: scoring('reference'),
+            pairs: data.pairs,
+            tokenizerSha256: tok.tokenizerSha256,
+            datasetSha256: data.set.sha256,
+            k: numberFlag(args, 'k', 50)!,
+            valueDType: 'F16',
+            maxNewTokens: numberFlag(args, 'max-new-tokens', 128)!,
+            onProgress: (stage, d, n) => {
+              if (d === n) io.err(`adpa data: ${stage} ${d}/${n}`);
+            },
+          });
+          await writeFile(join(out, 'advantage.safetensors'), encodeTeacherCache(prepared.advantage));
+          return { advantage: prepared.advantage, student: prepared.student };
+        };
+        const stageSteps = stringFlag(args, 'stage-steps')?.split(',').map(Number);
+        if (lossArg === 'adpa+') {
+          if (stageSteps && (stageSteps.length !== 2 || !stageSteps.every((n) => Number.isSafeInteger(n) && n >= 1))) throw new UsageError('--stage-steps must be two whole numbers, e.g. 100,100.');
+          const dckd = { chosen: await cache('teacher-chosen', 'probs', 'chosen'), rejected: await cache('teacher-rejected', 'probs', 'rejected') };
+          stages.push({ name: 'dckd', steps: stageSteps?.[0] ?? stepsFor(data.pairs.length), rowsPerExample: 2, source: async () => distill('dckd', dckd) });
+          stages.push({ name: 'adpa', steps: stageSteps?.[1] ?? stepsFor(data.pairs.length), rowsPerExample: 2, source: async () => distill('adpa', await adpaData()) });
+        } else {
+          const loss = lossArg as LossName;
+          const d: DistillData = {};
+          if (loss === 'dckd') {
+            d.chosen = await cache('teacher-chosen', 'probs', 'chosen');
+            d.rejected = await cache('teacher-rejected', 'probs', 'rejected');
+          } else if (loss !== 'adpa') d.chosen = await cache('teacher-chosen', 'probs', 'chosen');
+          stages.push({ name: loss, steps: stepsFor(data.pairs.length), rowsPerExample: loss === 'dckd' || loss === 'adpa' ? 2 : 1, source: async () => distill(loss, loss === 'adpa' ? await adpaData() : d) });
+        }
+      }
       const initDir = stringFlag(args, 'lora-init');
       let initial;
       if (initDir) {
@@ -156,45 +259,52 @@ export const command: Command = {
         lora = adapter.config;
         initial = adapter.initial;
       }
-      const seqLen = Math.max(...data.examples.map((e) => e.ids.length));
-      checkMemoryPlan(decoder.config, { mode: lora ? 'lora' : 'full', loraRank: lora?.rank, loraTargets: lora?.targets, batchSize, seqLen, optimizer }, {
-        maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
-        budgetBytes: numberFlag(args, 'budget-mib', 4096)! * 2 ** 20,
-      });
+      checkMemoryPlan(
+        decoder.config,
+        { mode: lora ? 'lora' : 'full', loraRank: lora?.rank, loraTargets: lora?.targets, batchSize: batchSize * Math.max(...stages.map((s) => s.rowsPerExample)), seqLen, optimizer },
+        { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, budgetBytes: numberFlag(args, 'budget-mib', 4096)! * 2 ** 20 },
+      );
       if (lora) attachLora(gpu, decoder.weights, lora, Rng.fromSeed(seed), initial);
-      const config: TrainConfig = {
-        mode: lora ? 'lora' : 'full',
-        optimizer,
-        lr: numberFlag(args, 'lr', 1e-4)!,
-        schedule: oneOf<ScheduleKind>(args, 'schedule', ['constant', 'linear', 'cosine'], 'constant'),
-        warmup: numberFlag(args, 'warmup', 0)!,
-        steps,
-        gradAccum,
-        maxGradNorm: numberFlag(args, 'max-grad-norm', 1)!,
-        seed,
-      };
-      const padId = files.tokenizer.padTokenId ?? files.tokenizer.eosTokenIds[0] ?? 0;
-      const trainer = new Trainer(gpu, decoder, new SftBatches(data.examples, batchSize, decoder.config.vocabSize, padId, seed), config);
       await mkdir(out, { recursive: true });
-      const checkpointPath = join(out, 'checkpoint.safetensors');
-      if (boolFlag(args, 'resume')) {
-        const bytes = await readFile(checkpointPath).catch(() => {
-          throw new UsageError(`--resume: no checkpoint at ${checkpointPath}.`);
+      for (const stage of stages) {
+        const done = join(out, `stage-${stage.name}.done`);
+        if (boolFlag(args, 'resume') && (await readFile(done).catch(() => null))) {
+          io.err(`stage ${stage.name}: already finished`);
+          continue;
+        }
+        const config: TrainConfig = {
+          mode: lora ? 'lora' : 'full',
+          optimizer,
+          lr: numberFlag(args, 'lr', 1e-4)!,
+          schedule: oneOf<ScheduleKind>(args, 'schedule', ['constant', 'linear', 'cosine'], 'constant'),
+          warmup: numberFlag(args, 'warmup', 0)!,
+          steps: stage.steps,
+          gradAccum,
+          maxGradNorm: numberFlag(args, 'max-grad-norm', 1)!,
+          seed,
+        };
+        const trainer = new Trainer(gpu, decoder, await stage.source(), config);
+        const checkpointPath = join(out, stages.length > 1 ? `checkpoint-${stage.name}.safetensors` : 'checkpoint.safetensors');
+        if (boolFlag(args, 'resume')) {
+          const bytes = await readFile(checkpointPath).catch(() => null);
+          if (bytes) {
+            restoreCheckpoint(trainer, decodeCheckpoint(bytes, checkpointPath));
+            io.err(`${stage.name}: resumed at step ${trainer.step} of ${stage.steps}`);
+          } else if (stage === stages[0]) throw new UsageError(`--resume: no checkpoint at ${checkpointPath}.`);
+        }
+        await runTraining(trainer, {
+          runId: `${out}#${stage.name}`,
+          checkpointEvery: numberFlag(args, 'checkpoint-every', 50)!,
+          sink: { save: (_run, _step, bytes) => writeAtomically(checkpointPath, bytes) },
+          hooks: { onMetrics: (m) => io.out(metricsLine(m, stages.length > 1 ? stage.name : undefined)) },
         });
-        restoreCheckpoint(trainer, decodeCheckpoint(bytes, checkpointPath));
-        io.err(`resumed at step ${trainer.step} of ${steps}`);
+        trainer.release();
+        await writeFile(done, `${stage.steps}\n`);
       }
-      await runTraining(trainer, {
-        runId: out,
-        checkpointEvery: numberFlag(args, 'checkpoint-every', 50)!,
-        sink: { save: (_run, _step, bytes) => writeAtomically(checkpointPath, bytes) },
-        hooks: { onMetrics: (m) => io.out(metricsLine(m)) },
-      });
       const write = folderWriter(out);
-      if (lora && !boolFlag(args, 'merge')) await exportAdapter(decoder, lora, write, requireFlag(args, 'model'));
+      if (lora && !boolFlag(args, 'merge')) await exportAdapter(decoder, lora, write, modelArg);
       else await exportModelFolder(decoder, files, write);
       io.err(`exported ${lora && !boolFlag(args, 'merge') ? 'PEFT adapter' : 'model'} to ${out}`);
-      trainer.release();
       return 0;
     } finally {
       await gpu.destroy();

@@ -2,7 +2,7 @@
 // Examples are visited in a seeded shuffled order per epoch; the cursor (epoch, index) is part of
 // every checkpoint, so a resumed run continues with exactly the examples it would have seen.
 import type { LossBatch, LossSequence } from '../losses/batch.ts';
-import type { BinMode } from '../losses/definitions.ts';
+import type { BinMode, LossOptions } from '../losses/definitions.ts';
 import type { TeacherHost } from '../losses/teacher.ts';
 import { Rng } from '../../engine/rng.ts';
 import { IGNORE, type TokenizedExample } from '../data/sft.ts';
@@ -21,6 +21,8 @@ export interface MicroBatch {
   loss: LossBatch;
   teacher?: TeacherHost;
   divergence?: BinMode;
+  /** Loss options (clamps, signed advantage, β, λ …; docs/distillation.md). */
+  lossOptions?: LossOptions;
   /** Real (non-padding) tokens, for throughput. */
   tokens: number;
 }

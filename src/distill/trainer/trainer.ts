@@ -151,7 +151,7 @@ export class Trainer {
     try {
       const hidden = decoder.forward(input, undefined, trace);
       const logits = decoder.logits(hidden);
-      const out = computeLoss(gpu, { logits, plan: planLoss(m.loss), teacher, divergence: m.divergence, terms, accumulate: terms !== undefined });
+      const out = computeLoss(gpu, { logits, plan: planLoss(m.loss), teacher, divergence: m.divergence, options: m.lossOptions, terms, accumulate: terms !== undefined });
       decoderBackward(decoder, input, trace, out.grad, this.gradMap);
       logits.release();
       return out;
