@@ -268,8 +268,9 @@ export const command: Command = {
       await mkdir(out, { recursive: true });
       for (const stage of stages) {
         const done = join(out, `stage-${stage.name}.done`);
-        if (boolFlag(args, 'resume') && (await readFile(done).catch(() => null))) {
-          io.err(`stage ${stage.name}: already finished`);
+        const finishedSteps = Number((await readFile(done, 'utf8').catch(() => '0')).trim());
+        if (boolFlag(args, 'resume') && finishedSteps >= stage.steps) {
+          io.err(`stage ${stage.name}: already finished (${finishedSteps} steps)`);
           continue;
         }
         const config: TrainConfig = {
