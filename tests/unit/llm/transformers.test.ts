@@ -1,0 +1,46 @@
+// The ONNX backend on the tiny llama fixture (transformers.js + onnxruntime-node, CPU).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ChatAbortedError } from '../../../src/llm/errors.ts';
+import { loadTransformersChat, TransformersModelError } from '../../../src/llm/transformers.ts';
+import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
+
+const FIXTURES = FIXTURES_DIR;
+const reference = JSON.parse(readFileSync(`${FIXTURES}/llama/reference.json`, 'utf8')) as { generate: { new_token_ids: number[]; new_text: string } };
+// Input (b) of the fixture: the chat the reference generation started from.
+const CHAT = [
+  { role: 'system' as const, content: 'You are a friendly assistant who answers briefly.' },
+  { role: 'user' as const, content: 'What time does the bakery open on Sundays?' },
+];
+
+describe('TransformersChat (llama fixture, ONNX on CPU)', () => {
+  it('greedy generation gives exactly the reference ids, and the streamed text is the reference text', async () => {
+    const chat = await loadTransformersChat({ model: 'llama', localModelPath: FIXTURES });
+    const pieces: string[] = [];
+    const result = await chat.chat(CHAT, { maxTokens: 24, onToken: (d) => pieces.push(d) });
+    expect(result.tokenIds).toEqual(reference.generate.new_token_ids);
+    expect(result.text).toBe(reference.generate.new_text);
+    expect(pieces.join('')).toBe(result.text);
+    expect(result.usage).toEqual({ promptTokens: 68, completionTokens: 24, totalTokens: 92 });
+    expect(result.finishReason).toBe('length');
+  });
+
+  it('a stop string cuts the text and ends generation early', async () => {
+    const chat = await loadTransformersChat({ model: 'llama', localModelPath: FIXTURES });
+    const stop = reference.generate.new_text.slice(10, 14);
+    const result = await chat.chat(CHAT, { maxTokens: 24, stop: [stop] });
+    expect(result.text).toBe(reference.generate.new_text.slice(0, reference.generate.new_text.indexOf(stop)));
+    expect(result.tokenIds!.length).toBeLessThan(24);
+    expect(result.tokenIds).toEqual(reference.generate.new_token_ids.slice(0, result.tokenIds!.length));
+  });
+
+  it('an aborted signal rejects with ChatAbortedError; a folder that is not a model is named', async () => {
+    const chat = await loadTransformersChat({ model: 'llama', localModelPath: FIXTURES });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(chat.chat(CHAT, { signal: controller.signal })).rejects.toBeInstanceOf(ChatAbortedError);
+    const err = await loadTransformersChat({ model: 'no-such-model', localModelPath: FIXTURES }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransformersModelError);
+    expect((err as Error).message).toMatch(/no-such-model/);
+  });
+});
