@@ -25,6 +25,7 @@ import type { AdapterReport } from './adapter.ts';
 import type { AllocatorStats } from './allocator.ts';
 import type { StopReason } from './models/generate.ts';
 import type { SamplingOptions } from './models/sampling.ts';
+import type { TrainApi } from './train-api.ts';
 
 /** What the worker is doing. `lost`: the GPU device was lost; `reacquire()` gets a new one. */
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'lost' | 'error';
@@ -159,6 +160,7 @@ export interface LoadModelResult {
 export interface GenerateRequest {
   messages?: ChatMessage[];
   prompt?: string;
+  /** Upper bound on new tokens (lowered to what the KV cache has room for after the prompt). */
   maxNewTokens: number;
   sampling: SamplingOptions;
   /** Generation ends before the first of these strings. */
@@ -229,6 +231,8 @@ export interface EngineApi {
    * current token and the promise resolves with what was generated and `stop: 'cancelled'`.
    */
   generate(request: GenerateRequest, sink: Sink<GenerateEvent>, requestId: RequestId): Promise<GenerateResult>;
+  /** Training runs on the loaded model (src/engine/train-api.ts; workers/train-host.ts). Proxy-marked so the page calls `remote.training.start(...)` directly. */
+  training: TrainApi & ProxyMarked;
   /** Diagnostics: destroy the device as a real loss would, to check that recovery works. */
   simulateDeviceLoss(): Promise<void>;
 }

@@ -67,6 +67,11 @@ export interface TextGenerationOptions extends SamplingOptions {
   onEvent?: (event: TextEvent) => boolean | void;
   signal?: AbortSignal;
   onStepLogits?: (row: Float32Array) => void;
+  /**
+   * Treat maxNewTokens as an upper bound: lower it to what the session's context leaves after the
+   * prompt (a chat near the end of its context still gets a shorter reply). The prompt must fit.
+   */
+  fitContext?: boolean;
 }
 
 export interface TextGenerationResult {
@@ -109,13 +114,24 @@ export async function generateText(
   options: TextGenerationOptions,
 ): Promise<TextGenerationResult> {
   const prompt = promptIds(tokenizer, request);
+  let maxNewTokens = options.maxNewTokens;
+  if (options.fitContext) {
+    const room = session.capacity - prompt.length;
+    if (room < 1) {
+      throw new ShapeError(
+        `The prompt is ${prompt.length} tokens long, and this session's context holds ${session.capacity} tokens (prompt and reply together).`,
+        'Start a new chat, or shorten the conversation or the system prompt.',
+      );
+    }
+    maxNewTokens = Math.min(maxNewTokens, room);
+  }
   const seed = options.seed ?? randomSeed();
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const stream = new IncrementalDecoder(decode);
   const scanner = new StopScanner(options.stop ?? []);
   let result;
   try {
-    const { greedy, temperature, topK, topP, repetitionPenalty, maxNewTokens, eosTokenIds, signal, onStepLogits } = options;
+    const { greedy, temperature, topK, topP, repetitionPenalty, eosTokenIds, signal, onStepLogits } = options;
     result = await session.generate(prompt, {
       greedy,
       temperature,
