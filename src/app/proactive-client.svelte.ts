@@ -1,0 +1,300 @@
+// The page's side of ProactiveEval, shared by the Arena, Runs and endpoint settings: the configured
+// endpoints (keys stay in IndexedDB and in this object, never in the DOM), which endpoint plays
+// which role by default, the scenarios in use (the bundled set, or files the person picked), the
+// prompt templates in use, and turning a choice ("endpoint X", "the local student") into a
+// ChatBackend. Kept for the page's lifetime (created on first use), like the other panel states.
+import { errorInfo, type ErrorInfo, type GenerateEvent } from '../engine/api.ts';
+import { LabError } from '../engine/errors.ts';
+import type { ChatBackend } from '../llm/chat.ts';
+import { endpointBackend, exportEndpoints, importEndpoints, newEndpoint, type EndpointSettings } from '../llm/endpoint-settings.ts';
+import { inProcessGenerator, LocalEngineChat } from '../llm/local-engine.ts';
+import { OpenAiChat } from '../llm/openai.ts';
+import { fileListSource, loadOfficialLayout, loadScenarioFile, requireScenarios, urlSource, type LoadedScenarios } from '../proactive/loader.ts';
+import { promptSet, type PromptId, type PromptSet } from '../proactive/prompts.ts';
+import type { ModelRef } from '../proactive/records.ts';
+import type { Scenario, ScenarioIssue } from '../proactive/schema.ts';
+import { openLabDb } from '../store/db.ts';
+import { deleteEndpoint, listEndpoints, saveEndpoint, saveImportedEndpoints } from '../store/endpoints.ts';
+import { loadPromptSet, resetPrompt, savePromptEdit } from '../store/eval-prompts.ts';
+import type { EngineClient } from './engine-client.svelte.ts';
+import { useEngine } from './engine-context.ts';
+
+/** The roles an endpoint can play by default. */
+export type Role = 'model' | 'judge' | 'user';
+export const ROLE_LABELS: Record<Role, string> = { model: 'Model under test', judge: 'Judge', user: 'Simulated user' };
+
+/**
+ * A backend the person can pick: `endpoint:<id>` or `local` (the student loaded in the engine).
+ * Strings, so they sit in <select> values and in stored run records as they are.
+ */
+export type BackendKey = `endpoint:${string}` | 'local';
+
+export interface BackendOption {
+  key: BackendKey;
+  label: string;
+}
+
+/** The bundled scenarios' name in run records (files the person picks are named after them). */
+export const BUNDLED_SCENARIOS = 'Student Lab scenarios (bundled)';
+
+const ROLES_SETTING = 'proactive.roles';
+
+/** What a key looks like once saved: its last 4 characters at most, never the whole key. */
+export function maskKey(key: string): string {
+  if (!key) return '';
+  return key.length >= 12 ? `••••${key.slice(-4)}` : '•••• (saved)';
+}
+
+/** How a saved endpoint's key changes on save. */
+export type KeyChange = { kind: 'keep' } | { kind: 'set'; key: string } | { kind: 'clear' };
+
+export interface EndpointFields {
+  id?: string;
+  label: string;
+  baseUrl: string;
+  model: string;
+  stream: boolean;
+  timeoutMs: number;
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  ms: number;
+  /** The model's reply to the probe (shown as text). */
+  reply?: string;
+  error?: ErrorInfo;
+}
+
+export class ProactiveClient {
+  endpoints = $state.raw<EndpointSettings[]>([]);
+  roles = $state<Record<Role, string | null>>({ model: null, judge: null, user: null });
+  scenarios = $state.raw<Scenario[]>([]);
+  /** The name of the scenario set in use (BUNDLED_SCENARIOS or the picked files' name). */
+  scenarioSource = $state('');
+  scenarioIssues = $state.raw<ScenarioIssue[]>([]);
+  scenarioError = $state.raw<ErrorInfo | null>(null);
+  scenariosLoading = $state(false);
+  prompts = $state.raw<PromptSet>(promptSet());
+  /** The endpoints or prompt edits could not be read from this browser's storage. */
+  storageError = $state.raw<ErrorInfo | null>(null);
+  /** Prompt templates whose saved edit was made on an older built-in version. */
+  outdatedPrompts = $state.raw<PromptId[]>([]);
+  ready: Promise<void>;
+
+  constructor(private readonly engine: EngineClient) {
+    this.ready = this.#init();
+  }
+
+  async #init(): Promise<void> {
+    try {
+      const db = await openLabDb();
+      this.endpoints = await listEndpoints(db);
+      const roles = (await db.get('settings', ROLES_SETTING).catch(() => undefined)) as Partial<Record<Role, string | null>> | undefined;
+      if (roles) this.roles = { model: roles.model ?? null, judge: roles.judge ?? null, user: roles.user ?? null };
+      // A broken prompt edit must not take the Arena down: the built-in prompts stay in use.
+      await this.#reloadPrompts();
+    } catch (err) {
+      this.storageError = errorInfo(err);
+    }
+    await this.loadBundledScenarios();
+  }
+
+  // ---- prompts -----------------------------------------------------------------------------------
+
+  async #reloadPrompts(): Promise<void> {
+    const { prompts, outdated } = await loadPromptSet(await openLabDb());
+    this.prompts = prompts;
+    this.outdatedPrompts = outdated;
+  }
+
+  /** Saves an edited template (throws PromptTemplateError naming unknown placeholders); returns its version. */
+  async savePrompt(id: PromptId, text: string): Promise<string> {
+    const version = await savePromptEdit(await openLabDb(), id, text);
+    await this.#reloadPrompts();
+    return version;
+  }
+
+  /** Back to the built-in text (earlier edits stay in the history). */
+  async resetPrompt(id: PromptId): Promise<void> {
+    await resetPrompt(await openLabDb(), id);
+    await this.#reloadPrompts();
+  }
+
+  // ---- endpoints ---------------------------------------------------------------------------------
+
+  endpoint(id: string | null): EndpointSettings | undefined {
+    return id === null ? undefined : this.endpoints.find((e) => e.id === id);
+  }
+
+  /** Validates and saves; returns the saved settings. Throws EndpointSettingsError / EndpointUrlError naming the field. */
+  async saveEndpoint(fields: EndpointFields, key: KeyChange): Promise<EndpointSettings> {
+    const existing = fields.id ? this.endpoint(fields.id) : undefined;
+    const apiKey = key.kind === 'set' ? key.key.trim() : key.kind === 'clear' ? '' : (existing?.apiKey ?? '');
+    const settings = newEndpoint({ ...fields, label: fields.label.trim() || undefined, apiKey, createdAt: existing?.createdAt });
+    const db = await openLabDb();
+    await saveEndpoint(db, settings);
+    this.endpoints = await listEndpoints(db);
+    // The first endpoint plays every role until the person says otherwise.
+    if (this.endpoints.length === 1) await this.setRoles({ model: settings.id, judge: settings.id, user: settings.id });
+    return settings;
+  }
+
+  async deleteEndpoint(id: string): Promise<void> {
+    const db = await openLabDb();
+    await deleteEndpoint(db, id);
+    this.endpoints = await listEndpoints(db);
+    const roles = { ...this.roles };
+    for (const role of Object.keys(roles) as Role[]) if (roles[role] === id) roles[role] = null;
+    await this.setRoles(roles);
+  }
+
+  async setRoles(roles: Partial<Record<Role, string | null>>): Promise<void> {
+    this.roles = { ...this.roles, ...roles };
+    await (await openLabDb()).put('settings', $state.snapshot(this.roles), ROLES_SETTING);
+  }
+
+  /** A short chat with the endpoint (no retries, short timeout): does it answer, and how fast. */
+  async testEndpoint(settings: EndpointSettings, signal?: AbortSignal): Promise<ConnectionTest> {
+    const chat = new OpenAiChat({
+      baseUrl: settings.baseUrl,
+      model: settings.model,
+      apiKey: settings.apiKey || undefined,
+      stream: settings.stream,
+      timeoutMs: Math.min(settings.timeoutMs, 30_000),
+      retry: { retries: 0 },
+    });
+    const started = performance.now();
+    try {
+      const { text } = await chat.chat([{ role: 'user', content: 'Reply with the single word OK.' }], { maxTokens: 16, signal });
+      return { ok: true, ms: performance.now() - started, reply: text };
+    } catch (err) {
+      return { ok: false, ms: performance.now() - started, error: errorInfo(err) };
+    }
+  }
+
+  exportEndpoints(): string {
+    return exportEndpoints(this.endpoints);
+  }
+
+  /** Reads an endpoints file; keys are never imported. Returns how many endpoints and ignored keys. */
+  async importEndpoints(text: string): Promise<{ count: number; ignoredKeys: number }> {
+    const { endpoints, ignoredKeys } = importEndpoints(text);
+    const db = await openLabDb();
+    await saveImportedEndpoints(db, endpoints);
+    this.endpoints = await listEndpoints(db);
+    return { count: endpoints.length, ignoredKeys };
+  }
+
+  // ---- backends ----------------------------------------------------------------------------------
+
+  /** Every model the person can put to the test: the local student (when loaded) and each endpoint. */
+  get modelOptions(): BackendOption[] {
+    const options: BackendOption[] = this.endpoints.map((e) => ({ key: `endpoint:${e.id}`, label: e.label }));
+    if (this.engine.model) options.unshift({ key: 'local', label: `${this.engine.model.name} (local student)` });
+    return options;
+  }
+
+  /** The default model: the role's endpoint, else the local student, else the first endpoint. */
+  get defaultModel(): BackendKey | null {
+    if (this.roles.model && this.endpoint(this.roles.model)) return `endpoint:${this.roles.model}`;
+    return this.modelOptions[0]?.key ?? null;
+  }
+
+  /** The model's run-record reference: its id encodes the backend, so a resumed run finds it again. */
+  modelRef(key: BackendKey): ModelRef {
+    if (key === 'local') {
+      const card = this.engine.model;
+      return { id: `local:${card?.id ?? 'none'}`, label: card ? `${card.name} (local)` : 'local student' };
+    }
+    const e = this.endpoint(key.slice('endpoint:'.length));
+    return { id: key, label: e?.label ?? key };
+  }
+
+  /** The backend for a model reference id (`endpoint:<id>` or `local:<card id>`); throws when it is gone. */
+  backendForRef(id: string): ChatBackend {
+    if (id.startsWith('local:')) {
+      const want = id.slice('local:'.length);
+      if (this.engine.model?.id !== want) {
+        throw new ProactiveClientError(`The local model "${want}" is not loaded.`, 'Load it in Models, then try again.');
+      }
+      return this.backend('local');
+    }
+    return this.backend(id as BackendKey);
+  }
+
+  backend(key: BackendKey): ChatBackend {
+    if (key === 'local') {
+      const card = this.engine.model;
+      if (!card) throw new ProactiveClientError('No local student is loaded.', 'Load one in Models, or pick an endpoint model.');
+      const engine = this.engine;
+      let n = 0;
+      // The engine worker cancels by request id; an AbortSignal cannot cross to it.
+      const generator = inProcessGenerator((request, onEvent: (e: GenerateEvent) => void, signal) => {
+        const requestId = `arena-${Date.now().toString(36)}-${++n}`;
+        signal.addEventListener('abort', () => void engine.cancel(requestId), { once: true });
+        return engine.generate(request, onEvent, requestId);
+      });
+      return new LocalEngineChat(generator, `${card.name} (local)`);
+    }
+    return this.endpointBackend(key.slice('endpoint:'.length));
+  }
+
+  endpointBackend(id: string): ChatBackend {
+    const settings = this.endpoint(id);
+    if (!settings) throw new ProactiveClientError(`The endpoint "${id}" no longer exists.`, 'Pick another one, or add it again under Endpoints.');
+    return endpointBackend(settings);
+  }
+
+  // ---- scenarios ---------------------------------------------------------------------------------
+
+  async loadBundledScenarios(): Promise<void> {
+    await this.#loadScenarios(BUNDLED_SCENARIOS, () => loadOfficialLayout(urlSource('scenarios/')));
+  }
+
+  /** Files the person picked: a folder in the official layout, or one JSON / JSONL file. */
+  async loadScenarioFiles(files: readonly File[]): Promise<void> {
+    const first = files[0];
+    if (!first) return;
+    const folder = files.length > 1 || first.webkitRelativePath !== '';
+    const name = folder ? (first.webkitRelativePath.split('/')[0] || 'the picked folder') : first.name;
+    await this.#loadScenarios(name, async () =>
+      folder ? loadOfficialLayout(fileListSource(files, name)) : loadScenarioFile(await first.text(), first.name),
+    );
+  }
+
+  async #loadScenarios(name: string, load: () => Promise<LoadedScenarios>): Promise<void> {
+    this.scenariosLoading = true;
+    try {
+      const loaded = await load();
+      this.scenarios = requireScenarios(loaded, name);
+      this.scenarioIssues = loaded.issues;
+      this.scenarioSource = name;
+      this.scenarioError = null;
+    } catch (err) {
+      // The scenarios in use stay; the error shows where the person acted.
+      this.scenarioError = errorInfo(err);
+      if (this.scenarios.length === 0) this.scenarioIssues = [];
+    } finally {
+      this.scenariosLoading = false;
+    }
+  }
+}
+
+export class ProactiveClientError extends LabError {
+  constructor(message: string, hint?: string) {
+    super('ProactiveClientError', message, hint);
+  }
+}
+
+const clients = new WeakMap<EngineClient, ProactiveClient>();
+
+/** The page's ProactiveEval client (created on first use). */
+export function useProactive(): ProactiveClient {
+  const engine = useEngine();
+  let client = clients.get(engine);
+  if (!client) {
+    client = new ProactiveClient(engine);
+    clients.set(engine, client);
+  }
+  return client;
+}
