@@ -46,14 +46,17 @@ export class Allocator {
     private readonly limits: { maxBufferSize: number; maxStorageBufferBindingSize: number },
   ) {}
 
-  /** A storage buffer (STORAGE | COPY_SRC | COPY_DST) that a kernel can bind whole. */
-  storage(bytes: number, label: string): GPUBuffer {
+  /**
+   * A storage buffer (STORAGE | COPY_SRC | COPY_DST). By default a kernel must be able to bind it
+   * whole; a `windowed` buffer may be larger (up to maxBufferSize) and is bound in windows
+   * (src/engine/windows.ts), as the vocabulary-sized embedding and LM head are.
+   */
+  storage(bytes: number, label: string, windowed = false): GPUBuffer {
     const size = alignTo4(Math.max(bytes, 4));
-    if (size > this.limits.maxStorageBufferBindingSize) {
+    if (!windowed && size > this.limits.maxStorageBufferBindingSize) {
       throw new AllocationError(
         `Cannot allocate "${label}": ${formatBytes(size)} exceeds this device's maxStorageBufferBindingSize (${formatBytes(this.limits.maxStorageBufferBindingSize)}).`,
-        'Split the tensor into chunks under the binding limit (the model loader does this for large embeddings), ' +
-          'or use a smaller model, batch or sequence length.',
+        'Use a smaller batch or sequence length, or a smaller model.',
       );
     }
     return this.create(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);

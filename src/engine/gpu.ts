@@ -70,6 +70,11 @@ export class Params {
 
 export type HostArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint16Array;
 
+export interface TensorOptions {
+  /** May exceed maxStorageBufferBindingSize; bound in windows (src/engine/windows.ts). */
+  windowed?: boolean;
+}
+
 const UNIFORM_CHUNK = 64 * 1024;
 /** Dispatches per command buffer before an automatic submit (bounds encoder memory). */
 const MAX_DISPATCHES_PER_SUBMIT = 4096;
@@ -158,28 +163,31 @@ export class Gpu {
 
   // ---- tensors -------------------------------------------------------------------------------
 
-  /** An uninitialised tensor (pooled buffers are not zeroed). */
-  empty(shape: Shape, dtype: DType = 'f32', label = 'tensor'): Tensor {
+  /**
+   * An uninitialised tensor (pooled buffers are not zeroed). `windowed`: it may exceed one storage
+   * binding and is then bound in windows by the code that uses it (src/engine/windows.ts).
+   */
+  empty(shape: Shape, dtype: DType = 'f32', label = 'tensor', opts: TensorOptions = {}): Tensor {
     this.assertAlive();
     this.checkDType(dtype, label);
-    const buffer = this.allocator.storage(numelOf(shape) * BYTES_PER_ELEMENT[dtype], label);
+    const buffer = this.allocator.storage(numelOf(shape) * BYTES_PER_ELEMENT[dtype], label, opts.windowed);
     return new Tensor(this, buffer, shape, dtype, label);
   }
 
   /** A tensor of zeros, cleared on the GPU in the current batch. */
-  zeros(shape: Shape, dtype: DType = 'f32', label = 'zeros'): Tensor {
-    const t = this.empty(shape, dtype, label);
+  zeros(shape: Shape, dtype: DType = 'f32', label = 'zeros', opts: TensorOptions = {}): Tensor {
+    const t = this.empty(shape, dtype, label, opts);
     this.clear(t);
     return t;
   }
 
   /** Upload host data. f16 tensors take Float32Array (converted) or raw Uint16Array bits. */
-  upload(data: HostArray | readonly number[], shape: Shape, dtype: DType = 'f32', label = 'upload'): Tensor {
+  upload(data: HostArray | readonly number[], shape: Shape, dtype: DType = 'f32', label = 'upload', opts: TensorOptions = {}): Tensor {
     const n = numelOf(shape);
     if (data.length !== n) {
       throw new ShapeError(`upload "${label}": ${data.length} values for shape ${shapeString(shape)} (${n} elements).`);
     }
-    const t = this.empty(shape, dtype, label);
+    const t = this.empty(shape, dtype, label, opts);
     this.write(t, data);
     return t;
   }
@@ -260,6 +268,12 @@ export class Gpu {
     this.assertAlive();
     for (const t of d.bindings) {
       if (t.isReleased) throw new ShapeError(`${d.kernel.name}: binding "${t.label}" was already released.`);
+      if (alignTo4(t.byteLength) > this.limits.maxStorageBufferBindingSize) {
+        throw new ShapeError(
+          `${d.kernel.name}: "${t.label}" ${shapeString(t.shape)} is larger than one storage binding (${this.limits.maxStorageBufferBindingSize} bytes).`,
+          'Bind it in windows (src/engine/windows.ts), or use a smaller batch or sequence length.',
+        );
+      }
     }
     const pipeline = this.pipeline(d.kernel, d.constants);
     const entries: GPUBindGroupEntry[] = d.bindings.map((t, binding) => ({

@@ -26,3 +26,15 @@ export async function withFoldLimit<T>(gpu: Gpu, limit: number, fn: () => Promis
     limits.maxComputeWorkgroupsPerDimension = saved;
   }
 }
+
+/** Run `fn` with a lowered storage-binding limit, so vocabulary tables are bound in windows. */
+export async function withBindingLimit<T>(gpu: Gpu, bytes: number, fn: () => Promise<T>): Promise<T> {
+  const limits = gpu.limits as { maxStorageBufferBindingSize: number };
+  const saved = limits.maxStorageBufferBindingSize;
+  limits.maxStorageBufferBindingSize = bytes;
+  try {
+    return await fn();
+  } finally {
+    limits.maxStorageBufferBindingSize = saved;
+  }
+}

@@ -262,7 +262,7 @@ export const command: Command = {
       checkMemoryPlan(
         decoder.config,
         { mode: lora ? 'lora' : 'full', loraRank: lora?.rank, loraTargets: lora?.targets, batchSize: batchSize * Math.max(...stages.map((s) => s.rowsPerExample)), seqLen, optimizer },
-        { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, budgetBytes: numberFlag(args, 'budget-mib', 4096)! * 2 ** 20 },
+        { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, maxBufferSize: gpu.limits.maxBufferSize, budgetBytes: numberFlag(args, 'budget-mib', 4096)! * 2 ** 20 },
       );
       if (lora) attachLora(gpu, decoder.weights, lora, Rng.fromSeed(seed), initial);
       await mkdir(out, { recursive: true });

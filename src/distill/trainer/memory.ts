@@ -67,10 +67,10 @@ export function estimateTrainingMemory(c: ModelConfig, s: TrainShape): MemoryEst
   const optimizer = trainable * Optimizer.bytesPerElement(s.optimizer);
   // The backward holds a few layer-sized gradient tensors at once on top of the kept activations.
   const backwardPeak = (2 * I + 4 * h + 2 * q) * N * F32 + s.batchSize * c.numHeads * s.seqLen * s.seqLen * F32;
+  // Buffers a kernel binds whole (the vocabulary tables are bound in windows: src/engine/windows.ts).
   const candidates = [
     { what: `logits [${N}, ${c.vocabSize}]`, bytes: logits },
     { what: `attention probabilities [${s.batchSize}, ${c.numHeads}, ${s.seqLen}, ${s.seqLen}]`, bytes: s.batchSize * c.numHeads * s.seqLen * s.seqLen * F32 },
-    { what: `embedding [${c.vocabSize}, ${h}]`, bytes: c.vocabSize * h * F32 },
     { what: `MLP activations [${N}, ${I}]`, bytes: N * I * F32 },
   ];
   const largest = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
@@ -93,18 +93,19 @@ export class MemoryPlanError extends LabError {
 }
 
 /** Refuse a config that cannot fit: the largest buffer over the binding limit, or the total over budget. */
-export function checkMemoryPlan(c: ModelConfig, s: TrainShape, limits: { maxStorageBufferBindingSize: number; budgetBytes: number }): MemoryEstimate {
+export function checkMemoryPlan(c: ModelConfig, s: TrainShape, limits: { maxStorageBufferBindingSize: number; maxBufferSize?: number; budgetBytes: number }): MemoryEstimate {
   const e = estimateTrainingMemory(c, s);
+  const table = c.vocabSize * c.hiddenSize * F32;
+  if (limits.maxBufferSize && table > limits.maxBufferSize) {
+    throw new MemoryPlanError(
+      `The embedding [${c.vocabSize}, ${c.hiddenSize}] takes ${formatBytes(table)}, over this device's ${formatBytes(limits.maxBufferSize)} buffer limit.`,
+      'This model is too large for this device; choose a model with a smaller vocabulary or hidden size.',
+    );
+  }
   const advice: string[] = [];
   const smallerBatch = (bytesNow: number, limit: number) => Math.max(1, Math.floor((s.batchSize * limit) / bytesNow));
   if (e.largest.bytes > limits.maxStorageBufferBindingSize) {
     const b = smallerBatch(e.largest.bytes, limits.maxStorageBufferBindingSize);
-    if (e.largest.what.startsWith('embedding')) {
-      throw new MemoryPlanError(
-        `The ${e.largest.what} takes ${formatBytes(e.largest.bytes)}, over this device's ${formatBytes(limits.maxStorageBufferBindingSize)} per-buffer limit.`,
-        'This model is too large to train on this device; choose a model with a smaller vocabulary or hidden size.',
-      );
-    }
     advice.push(b < s.batchSize ? `a batch size of ${b}` : 'shorter sequences');
     throw new MemoryPlanError(
       `The ${e.largest.what} would take ${formatBytes(e.largest.bytes)}, over this device's ${formatBytes(limits.maxStorageBufferBindingSize)} per-buffer limit.`,

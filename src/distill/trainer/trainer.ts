@@ -12,6 +12,7 @@ import { clipCoefficient, decayByDefault, gradSquares, Optimizer, type Optimizer
 import { lrAt, warmupSteps, type Schedule, type ScheduleKind } from '../../engine/optim/schedule.ts';
 import { Rng } from '../../engine/rng.ts';
 import type { Tensor } from '../../engine/tensor.ts';
+import { needsWindows } from '../../engine/windows.ts';
 import { expectedTensors } from '../../formats/config.ts';
 import { planLoss, sequencesPerTerm } from '../losses/batch.ts';
 import { computeLoss, readLoss, releaseTeacher, uploadTeacher } from '../losses/compute.ts';
@@ -196,7 +197,7 @@ export function trainableParams(gpu: Gpu, decoder: Decoder, config: TrainConfig)
   const byName = weightsByName(decoder);
   return [...expectedTensors(decoder.config).keys()].map((name) => {
     const param = byName.get(name)!;
-    return { name, param, grad: gpu.zeros(param.shape, 'f32', `grad.${name}`), decay: decay(name) };
+    return { name, param, grad: gpu.zeros(param.shape, 'f32', `grad.${name}`, { windowed: needsWindows(gpu, param.byteLength) }), decay: decay(name) };
   });
 }
 

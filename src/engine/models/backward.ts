@@ -11,6 +11,8 @@ import { matmul } from '../kernels/matmul/matmul.ts';
 import { rmsnormBackward } from '../kernels/rmsnorm/rmsnorm.ts';
 import { rope } from '../kernels/rope/rope.ts';
 import { scatterAddRows } from '../kernels/scatter/scatter.ts';
+import { extractColumns } from '../kernels/columns/columns.ts';
+import { rowWindows } from '../windows.ts';
 import type { Tensor } from '../tensor.ts';
 import { projectionSeed, type Decoder, type ForwardInput, type ForwardTrace, type LayerTrace } from './decoder.ts';
 import { loraParamNames } from './lora.ts';
@@ -93,9 +95,7 @@ export function decoderBackward(decoder: Decoder, input: ForwardInput, trace: Fo
   try {
     // LM head (tied: its gradient lands in the embedding's accumulator).
     const headName = w.tied ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const gHead = ctx.grad(headName);
-    if (gHead) matmul(gpu, dLogits, trace.hidden, { transA: true, out: gHead, accumulate: true });
-    const dHidden = matmul(gpu, dLogits, w.lmHead);
+    const dHidden = lmHeadBackward(gpu, w.lmHead, trace.hidden, dLogits, ctx.grad(headName));
     let dx = rmsnormBackward(gpu, dHidden, trace.xFinal, w.finalNorm, trace.finalRstd, ctx.grad('model.norm.weight') ?? null);
     dHidden.release();
     for (let i = c.numLayers - 1; i >= 0; i--) {
@@ -104,11 +104,32 @@ export function decoderBackward(decoder: Decoder, input: ForwardInput, trace: Fo
       dx = next;
     }
     const gEmbed = ctx.grad('model.embed_tokens.weight');
-    if (gEmbed) scatterAddRows(gpu, gEmbed, dx, input.ids);
+    if (gEmbed) for (const win of rowWindows(gpu, gEmbed)) scatterAddRows(gpu, win.view, dx, input.ids, win.start);
     dx.release();
   } finally {
     ctx.release();
   }
+}
+
+/**
+ * Backward of logits = hidden · headᵀ: returns dHidden and accumulates gHead += dLogitsᵀ · hidden,
+ * vocabulary window by window when the head is larger than one storage binding.
+ */
+function lmHeadBackward(gpu: Gpu, head: Tensor, hidden: Tensor, dLogits: Tensor, gHead: Tensor | undefined): Tensor {
+  const windows = rowWindows(gpu, head);
+  if (windows.length === 1) {
+    if (gHead) matmul(gpu, dLogits, hidden, { transA: true, out: gHead, accumulate: true });
+    return matmul(gpu, dLogits, head);
+  }
+  const dHidden = gpu.zeros(hidden.shape, 'f32', 'dHidden');
+  const gWindows = gHead ? rowWindows(gpu, gHead) : [];
+  windows.forEach((w, i) => {
+    const cols = extractColumns(gpu, dLogits, w.start, w.rows);
+    matmul(gpu, cols, w.view, { out: dHidden, accumulate: true });
+    if (gHead) matmul(gpu, cols, hidden, { transA: true, out: gWindows[i].view, accumulate: true });
+    cols.release();
+  });
+  return dHidden;
 }
 
 function layerBackward(decoder: Decoder, ctx: BackwardContext, index: number, t: LayerTrace, input: ForwardInput, dOut: Tensor): Tensor {

@@ -12,6 +12,8 @@ import { matmul } from '../kernels/matmul/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { rope, type RopeTablesOnGpu } from '../kernels/rope/rope.ts';
 import { ropeTables } from '../kernels/rope/table.ts';
+import { insertColumns } from '../kernels/columns/columns.ts';
+import { rowWindows } from '../windows.ts';
 import { expectDType, expectShape, type Tensor } from '../tensor.ts';
 import type { KvCache } from './kv-cache.ts';
 import type { DecoderWeights, LayerWeights, Linear } from './weights.ts';
@@ -123,7 +125,7 @@ export class Decoder {
       throw new ShapeError('decoder: a forward without a KV cache needs a key mask [B, T].');
     }
     const tables = this.ropeTables(input.maxPosition);
-    let x = gatherRows(gpu, w.embed, input.ids);
+    let x = embed(gpu, w.embed, input.ids);
     for (let i = 0; i < c.numLayers; i++) {
       const next = this.layer(i, w.layers[i], x, input, tables, cache, trace);
       if (!trace) x.release();
@@ -142,9 +144,24 @@ export class Decoder {
     return y;
   }
 
-  /** Logits [rows, vocab] from final hidden states [rows, hidden]. */
+  /** Logits [rows, vocab] from final hidden states [rows, hidden] (window by window for a large head). */
   logits(hidden: Tensor, out?: Tensor): Tensor {
-    return matmul(this.gpu, hidden, this.weights.lmHead, { transB: true, out });
+    const { gpu } = this;
+    const windows = rowWindows(gpu, this.weights.lmHead);
+    if (windows.length === 1) return matmul(gpu, hidden, this.weights.lmHead, { transB: true, out });
+    const rows = hidden.shape[0];
+    const y = out ?? gpu.empty([rows, this.config.vocabSize], 'f32', 'logits');
+    for (const w of windows) {
+      if (rows === 1) {
+        // One row: the window's logits are a contiguous, aligned slice (windows start at multiples of 64).
+        matmul(gpu, hidden, w.view, { transB: true, out: y.view([1, w.rows], w.start) });
+      } else {
+        const part = matmul(gpu, hidden, w.view, { transB: true });
+        insertColumns(gpu, part, y, w.start);
+        part.release();
+      }
+    }
+    return y;
   }
 
   private layer(
@@ -253,6 +270,14 @@ export class Decoder {
     this.ropeGpu?.sin.release();
     this.ropeGpu = null;
   }
+}
+
+/** Embedding lookup, window by window when the table is larger than one storage binding. */
+export function embed(gpu: Gpu, table: Tensor, ids: Tensor): Tensor {
+  const windows = rowWindows(gpu, table);
+  let x: Tensor | undefined;
+  for (const w of windows) x = gatherRows(gpu, w.view, ids, { out: x, rowOffset: w.start });
+  return x!;
 }
 
 /**

@@ -25,23 +25,28 @@ export interface LoadedModel {
   weightBytes: number;
 }
 
-/** Refuse a model whose tensors cannot be bound on this device, naming the largest offender. */
+/**
+ * Refuse a model this device cannot hold, before allocating: the vocabulary tables (embedding, LM
+ * head) may span several storage bindings but must fit one buffer; every other tensor must fit one
+ * storage binding.
+ */
 export function checkFitsDevice(gpu: Gpu, files: ModelFiles): number {
-  const limit = gpu.limits.maxStorageBufferBindingSize;
-  let total = 0;
-  let largest = { name: '', bytes: 0 };
+  const bindingLimit = gpu.limits.maxStorageBufferBindingSize;
+  const bufferLimit = gpu.limits.maxBufferSize;
   const tiedHead = (name: string) => name === 'lm_head.weight' && files.config.tieWordEmbeddings;
+  let total = 0;
   for (const t of files.weights.tensors.values()) {
     if (isIgnoredTensor(t.name) || tiedHead(t.name)) continue; // neither is uploaded
     const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
     total += bytes;
-    if (bytes > largest.bytes) largest = { name: t.name, bytes };
-  }
-  if (largest.bytes > limit) {
-    throw new AllocationError(
-      `This model does not fit the device: tensor "${largest.name}" needs ${formatBytes(largest.bytes)} as f32, over the ${formatBytes(limit)} per-buffer limit (maxStorageBufferBindingSize).`,
-      'Choose a smaller model (e.g. SmolLM2-135M), or a browser/GPU with a larger storage-binding limit.',
-    );
+    const vocabTable = t.name === 'model.embed_tokens.weight' || t.name === 'lm_head.weight';
+    const limit = vocabTable ? bufferLimit : bindingLimit;
+    if (bytes > limit) {
+      throw new AllocationError(
+        `This model does not fit the device: tensor "${t.name}" needs ${formatBytes(bytes)} as f32, over the ${formatBytes(limit)} ${vocabTable ? 'buffer' : 'per-binding'} limit (${vocabTable ? 'maxBufferSize' : 'maxStorageBufferBindingSize'}).`,
+        'Choose a smaller model (e.g. SmolLM2-135M or 360M), or a browser/GPU with larger buffer limits.',
+      );
+    }
   }
   return total;
 }

@@ -108,7 +108,9 @@ export class WeightUploader {
       throw new ShapeError(`Tensor "${name}" has shape ${shapeString(shape)} but config.json implies ${shapeString(want)}.`);
     }
     this.uploaded.get(name)?.release();
-    this.uploaded.set(name, this.gpu.upload(data, shape, 'f32', name));
+    // The vocabulary-sized tables may exceed one storage binding: kernels bind them in windows.
+    const windowed = name === 'model.embed_tokens.weight' || name === 'lm_head.weight';
+    this.uploaded.set(name, this.gpu.upload(data, shape, 'f32', name, { windowed }));
     return true;
   }
 

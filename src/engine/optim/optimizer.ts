@@ -6,6 +6,7 @@ import type { Gpu, KernelSource } from '../gpu.ts';
 import { Params } from '../gpu.ts';
 import { ShapeError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
+import { flatWindows, needsWindows } from '../windows.ts';
 import adamwCode from './adamw.wgsl?raw';
 import sgdCode from './sgd.wgsl?raw';
 import sumsqCode from './sumsq.wgsl?raw';
@@ -63,7 +64,8 @@ export class Optimizer {
     let s = this.slots.get(p.name);
     if (!s) {
       const count = this.config.kind === 'adamw' ? 2 : 1;
-      s = Array.from({ length: count }, (_, i) => this.gpu.zeros(p.param.shape, 'f32', `${p.name}.opt${i}`));
+      const windowed = needsWindows(this.gpu, p.param.byteLength);
+      s = Array.from({ length: count }, (_, i) => this.gpu.zeros(p.param.shape, 'f32', `${p.name}.opt${i}`, { windowed }));
       this.slots.set(p.name, s);
     }
     return s;
@@ -81,30 +83,35 @@ export class Optimizer {
     for (const p of params) {
       if (p.grad.numel !== p.param.numel) throw new ShapeError(`optimizer: gradient of "${p.name}" does not match its parameter.`);
       const wd = p.decay ? (c.weightDecay ?? 0) : 0;
-      const slots = this.slotsFor(p);
-      const n = p.param.numel;
-      if (c.kind === 'adamw') {
-        const beta1 = c.beta1 ?? 0.9;
-        const beta2 = c.beta2 ?? 0.999;
-        this.gpu.run({
-          kernel: ADAMW,
-          constants: { WG },
-          bindings: [p.param, p.grad, slots[0], slots[1]],
-          params: new Params()
-            .u32(n)
-            .f32(lr, beta1, beta2, 1 - beta1, 1 - beta2, c.eps ?? 1e-8, wd, 1 - beta1 ** this.step, Math.sqrt(1 - beta2 ** this.step), gscale),
-          workgroups: this.gpu.grid(Math.ceil(n / WG)),
-        });
-      } else {
-        const momentum = c.momentum ?? 0;
-        this.gpu.run({
-          kernel: SGD,
-          constants: { WG, MOMENTUM: momentum > 0 ? 1 : 0 },
-          bindings: [p.param, p.grad, slots[0]],
-          params: new Params().u32(n).f32(lr, wd, momentum).u32(this.step === 1 ? 1 : 0).f32(gscale),
-          workgroups: this.gpu.grid(Math.ceil(n / WG)),
-        });
-      }
+      // Tensors over one storage binding (vocabulary tables) are updated window by window.
+      for (const [param, grad, ...slots] of flatWindows(this.gpu, p.param, p.grad, ...this.slotsFor(p))) this.update(param, grad, slots, lr, wd, gscale);
+    }
+  }
+
+  private update(param: Tensor, grad: Tensor, slots: Tensor[], lr: number, wd: number, gscale: number): void {
+    const c = this.config;
+    const n = param.numel;
+    if (c.kind === 'adamw') {
+      const beta1 = c.beta1 ?? 0.9;
+      const beta2 = c.beta2 ?? 0.999;
+      this.gpu.run({
+        kernel: ADAMW,
+        constants: { WG },
+        bindings: [param, grad, slots[0], slots[1]],
+        params: new Params()
+          .u32(n)
+          .f32(lr, beta1, beta2, 1 - beta1, 1 - beta2, c.eps ?? 1e-8, wd, 1 - beta1 ** this.step, Math.sqrt(1 - beta2 ** this.step), gscale),
+        workgroups: this.gpu.grid(Math.ceil(n / WG)),
+      });
+    } else {
+      const momentum = c.momentum ?? 0;
+      this.gpu.run({
+        kernel: SGD,
+        constants: { WG, MOMENTUM: momentum > 0 ? 1 : 0 },
+        bindings: [param, grad, slots[0]],
+        params: new Params().u32(n).f32(lr, wd, momentum).u32(this.step === 1 ? 1 : 0).f32(gscale),
+        workgroups: this.gpu.grid(Math.ceil(n / WG)),
+      });
     }
   }
 
@@ -135,7 +142,16 @@ export class Optimizer {
  * Squared L2 norms of many gradient tensors in one batch and one readback. Returns the per-tensor
  * sums of squares (non-finite when a gradient holds NaN/Inf).
  */
-export async function gradSquares(gpu: Gpu, grads: readonly Tensor[]): Promise<Float32Array> {
+export async function gradSquares(gpu: Gpu, tensors: readonly Tensor[]): Promise<Float32Array> {
+  // Tensors over one storage binding are measured window by window and summed on the host.
+  const owner: number[] = [];
+  const grads: Tensor[] = [];
+  tensors.forEach((t, i) => {
+    for (const [w] of flatWindows(gpu, t)) {
+      owner.push(i);
+      grads.push(w);
+    }
+  });
   const per = WG * PER_THREAD;
   const ranges = new Uint32Array(grads.length * 2);
   let slots = 0;
@@ -165,8 +181,10 @@ export async function gradSquares(gpu: Gpu, grads: readonly Tensor[]): Promise<F
     params: new Params().u32(grads.length),
     workgroups: [Math.ceil(grads.length / 64)],
   });
-  const out = (await gpu.readF32(totals)).slice(0, grads.length);
+  const sums = await gpu.readF32(totals);
   for (const t of [partials, rangesT, totals]) t.release();
+  const out = new Float32Array(tensors.length);
+  owner.forEach((i, w) => (out[i] += sums[w]));
   return out;
 }
 
