@@ -140,12 +140,15 @@ export class Gpu {
     return this.lostInfo !== null;
   }
 
-  /** True on CPU rasterisers and software adapters, where register blocking beats tiling. */
+  /** True on CPU rasterisers and software adapters, where register blocking beats tiling (a guess; calibrateMatmul measures). */
   get isSoftware(): boolean {
     const text = `${this.report.vendor} ${this.report.architecture} ${this.report.device} ${this.report.description}`.toLowerCase();
     if (this.report.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/.test(text)) return true;
     // Dawn's GL backend reports no vendor, only "OpenGL ES ... Mesa x.y": on GPU-less Linux that is llvmpipe.
-    return this.report.vendor === '' && /opengl es .*mesa/.test(text);
+    if (this.report.vendor === '' && /opengl es .*mesa/.test(text)) return true;
+    // Browsers hide the adapter's names; a nameless compatibility-only adapter is, in practice, the
+    // GL route of a machine without a usable GPU (real GPUs get core adapters).
+    return this.report.featureLevel === 'compatibility' && text.trim() === '';
   }
 
   memory(): AllocatorStats {

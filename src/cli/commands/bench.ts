@@ -1,5 +1,5 @@
 // `student-lab bench [--quick] [--suite name[,name]] [--list]`: the benchmark suites of bench/.
-import { boolFlag, parseArgs, stringFlag } from '../args.ts';
+import { boolFlag, parseArgs, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 
 export const command: Command = {
@@ -14,11 +14,14 @@ export const command: Command = {
   async run(argv, io) {
     const args = parseArgs(argv, { values: ['suite'], booleans: ['quick', 'list'] });
     const { findSuites, runBench } = await import('../../../bench/lib/runner.ts');
+    const all = await findSuites();
     if (boolFlag(args, 'list')) {
-      for (const [name, load] of await findSuites()) io.out(`${name.padEnd(12)} ${(await load()).summary}`);
+      for (const [name, load] of all) io.out(`${name.padEnd(12)} ${(await load()).summary}`);
       return 0;
     }
     const suites = (stringFlag(args, 'suite') ?? '').split(',').filter(Boolean);
+    const unknown = suites.filter((s) => !all.has(s));
+    if (unknown.length) throw new UsageError(`Unknown suite ${unknown.join(', ')}.`, `Suites: ${[...all.keys()].join(', ')}.`);
     await runBench({ suites, quick: boolFlag(args, 'quick'), out: io.out, log: io.err });
     return 0;
   },

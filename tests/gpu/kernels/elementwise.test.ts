@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { add, gelu, geluTanh, mul, scale, silu, siluMul, siluMulBackward } from '../../../src/engine/kernels/elementwise/elementwise.ts';
-import { addRef, geluRef, geluTanhRef, mulRef, scaleRef, siluMulBackwardRef, siluMulRef, siluRef } from '../../../src/engine/kernels/elementwise/reference.ts';
+import { add, dropout, gelu, geluTanh, mul, scale, silu, siluMul, siluMulBackward } from '../../../src/engine/kernels/elementwise/elementwise.ts';
+import { addRef, dropoutRef, geluRef, geluTanhRef, mulRef, scaleRef, siluMulBackwardRef, siluMulRef, siluRef } from '../../../src/engine/kernels/elementwise/reference.ts';
 import { expectClose } from '../../helpers/close.ts';
 import { dotWith, finiteDifference, sampleIndices } from '../../helpers/fd.ts';
 import { makeRng, normal } from '../../helpers/random.ts';
@@ -85,5 +85,21 @@ describe('elementwise kernels vs reference', () => {
     const g = siluMulBackward(gpu, gpu.upload(dy, [n]), gpu.upload(gate, [n]), gpu.upload(up, [n]));
     expectClose(await gpu.readF32(g.dgate), ref.dgate, TOL, `dgate seed=${rng.seed}`);
     expectClose(await gpu.readF32(g.dup), ref.dup, TOL, `dup seed=${rng.seed}`);
+  });
+
+  it('dropout matches its reference mask, keeps about 1 − rate, and is reproducible by seed', async () => {
+    const gpu = await testGpu();
+    const rng = makeRng();
+    const n = 20011;
+    const x = normal(rng, n);
+    const seed = Math.floor(rng.next() * 2 ** 32);
+    const rate = 0.3;
+    const t = gpu.upload(x, [n]);
+    const a = await gpu.readF32(dropout(gpu, t, rate, seed));
+    const b = await gpu.readF32(dropout(gpu, t, rate, seed));
+    expectClose(a, dropoutRef(x, rate, seed), { atol: 1e-7, rtol: 1e-6 }, `seed=${rng.seed}`);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const kept = a.filter((v) => v !== 0).length / n;
+    expect(Math.abs(kept - 0.7)).toBeLessThan(0.02);
   });
 });

@@ -4,10 +4,12 @@
 //
 // Three kernels share one parameter block (matmul_common.wgsl) and one of two operand-load preludes
 // (vec4 loads when both operands' contiguous dimensions are multiples of 4, scalar loads otherwise):
-//   blocked  register blocking, no workgroup memory: fastest on CPU rasterisers (llvmpipe, SwiftShader)
+//   blocked  register blocking, no workgroup memory (WGSL generated per tile: blocked.ts): fastest
+//            on CPU rasterisers (llvmpipe, SwiftShader)
 //   tiled    64×64 workgroup tiles staged in workgroup memory: the classic layout for real GPUs
 //   gemv     M = 1 (decode): invocations split K and reduce in workgroup memory, for real GPUs
-// `matmul` picks per device (pickMatmulVariant); `matmulWith` runs a named one (tests, benchmarks).
+// `matmul` picks per device (pickMatmulVariant, or a measured choice: calibrate.ts); `matmulWith`
+// runs a named one (tests, benchmarks).
 import type { Gpu, KernelSource } from '../../gpu.ts';
 import { Params } from '../../gpu.ts';
 import { ShapeError } from '../../errors.ts';
@@ -15,9 +17,9 @@ import { expectDType, shapeString, type Tensor } from '../../tensor.ts';
 import loadsVec4 from './loads_vec4.wgsl?raw';
 import loadsScalar from './loads_scalar.wgsl?raw';
 import common from './matmul_common.wgsl?raw';
-import blockedBody from './matmul_blocked.wgsl?raw';
 import tiledBody from './matmul_tiled.wgsl?raw';
 import gemvBody from './matmul_gemv.wgsl?raw';
+import { blockedBody, type BlockedTile } from './blocked.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -40,15 +42,12 @@ export interface MatmulShape {
 }
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'gemv';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'gemv'];
 
 type Loads = 'vec4' | 'scalar';
 const PRELUDE: Record<Loads, string> = { vec4: loadsVec4, scalar: loadsScalar };
 
-/** Register-blocked tile per M: rows per workgroup (TM), columns per invocation (TN), invocations (WG). */
-interface BlockedConfig {
-  TM: number;
-  TN: number;
+/** Register-blocked tile per M, and invocations per workgroup (WG). */
+interface BlockedConfig extends BlockedTile {
   WG: number;
 }
 
@@ -67,13 +66,14 @@ const GEMV_COLS = 4; // outputs per gemv workgroup
 
 const sources = new Map<string, KernelSource>();
 
-function source(body: MatmulVariant, loads: Loads, cfg?: BlockedConfig): KernelSource {
-  const name = cfg ? `matmul_blocked_${cfg.TM}x${cfg.TN}/${loads}` : `matmul_${body}/${loads}`;
+function source(variant: MatmulVariant, loads: Loads, transA: boolean, transB: boolean, tile?: BlockedTile): KernelSource {
+  const name = tile
+    ? `matmul_blocked_${tile.TM}x${tile.TN}${transA ? '_tA' : ''}${transB ? '_tB' : ''}/${loads}`
+    : `matmul_${variant}/${loads}`;
   let src = sources.get(name);
   if (!src) {
-    const header = cfg ? `const TM = ${cfg.TM}u;\nconst TN = ${cfg.TN}u;\n` : '';
-    const text = { blocked: blockedBody, tiled: tiledBody, gemv: gemvBody }[body];
-    src = { name, code: `${PRELUDE[loads]}\n${header}${common}\n${text}` };
+    const body = tile ? blockedBody(tile, transA, transB) : variant === 'tiled' ? tiledBody : gemvBody;
+    src = { name, code: `${PRELUDE[loads]}\n${common}\n${body}` };
     sources.set(name, src);
   }
   return src;
@@ -99,10 +99,31 @@ export function matmulShape(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Mat
   return { M, N, K, batch, broadcastB, outShape: [...aBatch, M, N] };
 }
 
-/** The variant `matmul` runs for this shape on this device. */
+/** Variants chosen by measurement on a device (calibrate.ts), per product kind. */
+export interface MatmulChoice {
+  /** for M > 1 */
+  rows: 'blocked' | 'tiled';
+  /** for single rows (M = 1, decode) */
+  row: 'blocked' | 'gemv';
+}
+
+const chosen = new WeakMap<Gpu, MatmulChoice>();
+
+/** Record a measured choice for this Gpu (see calibrateMatmul); `matmul` follows it from then on. */
+export function setMatmulChoice(gpu: Gpu, choice: MatmulChoice): void {
+  chosen.set(gpu, choice);
+}
+
+/**
+ * The variant `matmul` runs for this shape on this device: the measured choice when calibrateMatmul
+ * ran, else by adapter kind (browsers may hide the adapter's name, so calibrating is better there).
+ */
 export function pickMatmulVariant(gpu: Gpu, s: MatmulShape, transA = false): MatmulVariant {
+  const single = problemOf(s, transA).M === 1;
+  const choice = chosen.get(gpu);
+  if (choice) return single ? choice.row : choice.rows;
   if (gpu.isSoftware) return 'blocked';
-  return problemOf(s, transA).M === 1 ? 'gemv' : 'tiled';
+  return single ? 'gemv' : 'tiled';
 }
 
 export function matmul(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
@@ -144,16 +165,16 @@ export function matmulWith(gpu: Gpu, variant: MatmulVariant, a: Tensor, b: Tenso
   let constants: Record<string, number> = {};
   if (variant === 'blocked') {
     const cfg = blockedConfig(prob.M);
-    kernel = source('blocked', loads, cfg);
+    kernel = source('blocked', loads, transA, transB, cfg);
     tilesM = Math.ceil(prob.M / cfg.TM);
     tilesN = Math.ceil(prob.N / (cfg.TN * cfg.WG));
     constants = { WG: cfg.WG };
   } else if (variant === 'tiled') {
-    kernel = source('tiled', loads);
+    kernel = source('tiled', loads, transA, transB);
     tilesM = Math.ceil(prob.M / TILE);
     tilesN = Math.ceil(prob.N / TILE);
   } else {
-    kernel = source('gemv', loads);
+    kernel = source('gemv', loads, transA, transB);
     tilesM = 1;
     tilesN = Math.ceil(prob.N / GEMV_COLS);
     constants = { WG: GEMV_WG };
