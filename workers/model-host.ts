@@ -1,9 +1,9 @@
 // The engine worker's model: loads one model (files from any source, weights onto the GPU, a KV
 // cache sized once), describes it as a plain ModelCard, and generates text with it. A new model
 // replaces the old one only after it loaded completely, so a failed or cancelled load leaves the
-// previous model usable.
-import type { GenerateEvent, GenerateRequest, GenerateResult, LoadModelOptions, LoadProgressEvent, ModelCard, ModelSourceSpec } from '../src/engine/api.ts';
-import { DEFAULT_CONTEXT } from '../src/engine/api.ts';
+// previous model usable. ModelSlots (below) keeps one ModelHost per named slot (student, teacher…).
+import type { GenerateEvent, GenerateRequest, GenerateResult, LoadModelOptions, LoadProgressEvent, ModelCard, ModelSlot, ModelSourceSpec } from '../src/engine/api.ts';
+import { DEFAULT_CONTEXT, SLOT_NAME, STUDENT_SLOT } from '../src/engine/api.ts';
 import { LabError, ShapeError } from '../src/engine/errors.ts';
 import type { Gpu } from '../src/engine/gpu.ts';
 import { GenerationSession } from '../src/engine/models/generate.ts';
@@ -203,4 +203,42 @@ function releaseLoaded({ model, session }: Loaded): void {
 function releaseModel(model: LoadedModel): void {
   for (const t of weightTensors(model.decoder.weights)) t.release();
   model.decoder.release();
+}
+
+/**
+ * Named model slots (see ModelSlot in src/engine/api.ts): one ModelHost per slot, each loaded,
+ * replaced and unloaded on its own. The student's host is the worker's existing one, so every
+ * method that means "the loaded model" keeps meaning the student; other slots are made on first use.
+ */
+export class ModelSlots {
+  private readonly hosts = new Map<ModelSlot, ModelHost>();
+
+  /** `onChange` hears about every slot but the student's (whose host has its own callback). */
+  constructor(
+    student: ModelHost,
+    private readonly onChange: (slot: ModelSlot, card: ModelCard | null) => void,
+  ) {
+    this.hosts.set(STUDENT_SLOT, student);
+  }
+
+  /** The slot's host, made empty on first use. */
+  host(slot: ModelSlot): ModelHost {
+    let host = this.hosts.get(slot);
+    if (!host) {
+      if (!SLOT_NAME.test(slot)) throw new LabError('ModelSlotError', `"${slot}" is not a model slot name.`, 'Use a lower-case name such as "teacher", "reference" or "compare".');
+      host = new ModelHost((card) => this.onChange(slot, card));
+      this.hosts.set(slot, host);
+    }
+    return host;
+  }
+
+  /** The slot's loaded model, or null when the slot is empty (or was never used). */
+  current(slot: ModelSlot): { model: LoadedModel; card: ModelCard } | null {
+    return this.hosts.get(slot)?.current ?? null;
+  }
+
+  /** The device is gone: every slot forgets its model. */
+  forgetLost(): void {
+    for (const host of this.hosts.values()) host.forgetLost();
+  }
 }

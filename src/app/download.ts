@@ -1,6 +1,11 @@
-// Save text as a file through the browser's download (exports of runs and endpoint settings).
+// Save text or bytes as a file through the browser's download (exports of runs, endpoint settings,
+// teacher caches).
 export function downloadText(name: string, text: string, type = 'application/json'): void {
-  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
+  downloadBlob(name, new Blob([text], { type: `${type};charset=utf-8` }));
+}
+
+export function downloadBlob(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;
   link.download = name;

@@ -18,12 +18,14 @@ import {
   type LoadModelResult,
   type LoadProgressEvent,
   type ModelCard,
+  type ModelSlot,
   type ModelSourceSpec,
   type SelfTestResult,
   type WorkerState,
 } from '../engine/api.ts';
 import { LabError } from '../engine/errors.ts';
 import type { TrainApi } from '../engine/train-api.ts';
+import type { DataApi } from '../engine/data-api.ts';
 
 /** `idle`: the worker has not been started yet. */
 export type EngineState = 'idle' | WorkerState;
@@ -45,6 +47,8 @@ export class EngineClient {
   selfTestShape = $state({ M: 64, N: 80, K: 96 });
   /** The model loaded in the worker (null: none, or lost with the device). */
   model = $state.raw<ModelCard | null>(null);
+  /** Models of the other slots (teacher, reference, …; see ModelSlot), by slot. */
+  slots = $state.raw<Partial<Record<ModelSlot, ModelCard>>>({});
 
   /** The browser offers no usable WebGPU: show the explanation page instead of the panels. */
   readonly unsupported = $derived(this.adapter === null && this.error !== null && NO_WEBGPU.has(this.error.name));
@@ -77,6 +81,7 @@ export class EngineClient {
       worker.terminate();
       if (this.#remote === remote) this.#remote = null;
       this.model = null;
+      this.slots = {};
       this.#fail({
         name: 'WorkerError',
         message: event.message || 'The engine worker failed to load or crashed.',
@@ -136,6 +141,27 @@ export class EngineClient {
     await this.#connection().remote.unloadModel();
   }
 
+  /** The model in a slot: the student is `model`. */
+  slotCard(slot: ModelSlot): ModelCard | null {
+    return slot === 'student' ? this.model : (this.slots[slot] ?? null);
+  }
+
+  /** Load a model into a slot (see EngineApi.loadSlot). */
+  async loadSlot(slot: ModelSlot, source: ModelSourceSpec, options: LoadModelOptions, onProgress: (e: LoadProgressEvent) => void, requestId: string): Promise<LoadModelResult> {
+    const { remote, Comlink } = this.#connection();
+    return remote.loadSlot(slot, source, options, Comlink.proxy(onProgress), requestId);
+  }
+
+  async unloadSlot(slot: ModelSlot): Promise<void> {
+    await this.#connection().remote.unloadSlot(slot);
+  }
+
+  /** The worker's data API (src/engine/data-api.ts), with Comlink's proxy/transfer for its sinks and files (src/app/data). */
+  data(): { api: Remote<DataApi>; proxy: typeof ComlinkModule.proxy; transfer: typeof ComlinkModule.transfer } {
+    const { remote, Comlink } = this.#connection();
+    return { api: remote.data, proxy: Comlink.proxy, transfer: Comlink.transfer };
+  }
+
   /** Generate with the loaded model (see EngineApi.generate); tokens and text go to `onEvent`. */
   async generate(request: GenerateRequest, onEvent: (e: GenerateEvent) => void, requestId: string): Promise<GenerateResult> {
     const { remote, Comlink } = this.#connection();
@@ -191,6 +217,7 @@ export class EngineClient {
         this.lost = event.lost;
         this.state = 'lost';
         this.model = null;
+        this.slots = {};
         this.#take('selfTest'); // a verdict about the lost device no longer holds
         this.selfTest = null;
         break;
@@ -200,6 +227,11 @@ export class EngineClient {
       case 'model':
         this.model = event.model;
         break;
+      case 'slot': {
+        const { [event.slot]: _old, ...rest } = this.slots;
+        this.slots = event.model ? { ...rest, [event.slot]: event.model } : rest;
+        break;
+      }
     }
   }
 

@@ -26,6 +26,7 @@ import type { AllocatorStats } from './allocator.ts';
 import type { StopReason } from './models/generate.ts';
 import type { SamplingOptions } from './models/sampling.ts';
 import type { TrainApi } from './train-api.ts';
+import type { DataApi } from './data-api.ts';
 
 /** What the worker is doing. `lost`: the GPU device was lost; `reacquire()` gets a new one. */
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'lost' | 'error';
@@ -65,9 +66,21 @@ export type EngineEvent =
   | { type: 'lost'; lost: DeviceLostInfo }
   | { type: 'memory'; memory: AllocatorStats }
   /** A model was loaded, unloaded, or lost with the device (null). */
-  | { type: 'model'; model: ModelCard | null };
+  | { type: 'model'; model: ModelCard | null }
+  /** The model of another slot than the student's changed (the student's arrives as 'model'). */
+  | { type: 'slot'; slot: ModelSlot; model: ModelCard | null };
 
 // ---- models -------------------------------------------------------------------------------------
+
+/**
+ * The worker holds several models at once, each in a named slot, loaded and unloaded on its own:
+ * 'student' (what loadModel, generate and training use), 'teacher' and 'reference' (distillation:
+ * workers/data-host.ts), and any other lower-case name a panel asks for (e.g. the Arena's 'compare').
+ */
+export type ModelSlot = string;
+export const STUDENT_SLOT: ModelSlot = 'student';
+/** Slot names: a lower-case letter, then letters, digits or '-' (at most 32). */
+export const SLOT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /**
  * Where to load a model from. `location`: what a person types (org/name, org/name@revision, a hub
@@ -231,6 +244,15 @@ export interface EngineApi {
    * current token and the promise resolves with what was generated and `stop: 'cancelled'`.
    */
   generate(request: GenerateRequest, sink: Sink<GenerateEvent>, requestId: RequestId): Promise<GenerateResult>;
+  /**
+   * Load a model into a slot (see ModelSlot); 'student' is loadModel. Like loadModel, the slot's
+   * previous model stays loaded and usable when the load fails or is cancelled.
+   */
+  loadSlot(slot: ModelSlot, source: ModelSourceSpec, options: LoadModelOptions, sink: Sink<LoadProgressEvent>, requestId: RequestId): Promise<LoadModelResult>;
+  /** Free a slot's model; 'student' is unloadModel. */
+  unloadSlot(slot: ModelSlot): Promise<void>;
+  /** Data sets and teacher caches (src/engine/data-api.ts; workers/data-host.ts). Proxy-marked like `training`. */
+  data: DataApi & ProxyMarked;
   /** Training runs on the loaded model (src/engine/train-api.ts; workers/train-host.ts). Proxy-marked so the page calls `remote.training.start(...)` directly. */
   training: TrainApi & ProxyMarked;
   /** Diagnostics: destroy the device as a real loss would, to check that recovery works. */

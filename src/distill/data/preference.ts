@@ -78,26 +78,38 @@ export interface PairTokenizeReport {
   skipped: number;
 }
 
-/** Render both responses; a pair whose longer side exceeds maxLength is truncated or skipped. */
-export function tokenizePairs(set: PreferenceSet, tok: Tokenizer, o: { maxLength: number; overLength: OverLength }): PairTokenizeReport {
-  const report: PairTokenizeReport = { pairs: [], truncated: 0, skipped: 0 };
-  for (const p of set.pairs) {
-    let chosen = renderPair(tok, p.prompt, p.chosen, set.file, p.where);
-    let rejected = renderPair(tok, p.prompt, p.rejected, set.file, p.where);
+/** Render both responses of every pair with the chat template, uncut (what fitPairs then cuts). */
+export function renderPairs(set: PreferenceSet, tok: Tokenizer): TokenizedPair[] {
+  return set.pairs.map((p) => {
+    const chosen = renderPair(tok, p.prompt, p.chosen, set.file, p.where);
+    const rejected = renderPair(tok, p.prompt, p.rejected, set.file, p.where);
     const promptIds = chosen.ids.slice(0, chosen.labels.findIndex((l) => l !== IGNORE));
-    if (Math.max(chosen.ids.length, rejected.ids.length) > o.maxLength) {
-      if (o.overLength === 'skip' || promptIds.length >= o.maxLength - 1) {
-        report.skipped++;
-        continue;
-      }
-      const cut = (e: TokenizedExample) => ({ ...e, ids: e.ids.slice(0, o.maxLength), labels: e.labels.slice(0, o.maxLength) });
-      chosen = cut(chosen);
-      rejected = cut(rejected);
-      report.truncated++;
+    return { id: p.id, prompt: p.prompt, promptIds, chosen, rejected };
+  });
+}
+
+/** Fit rendered pairs to maxLength: a pair whose longer side exceeds it is truncated or skipped. */
+export function fitPairs(rendered: readonly TokenizedPair[], o: { maxLength: number; overLength: OverLength }): PairTokenizeReport {
+  const report: PairTokenizeReport = { pairs: [], truncated: 0, skipped: 0 };
+  for (const p of rendered) {
+    if (Math.max(p.chosen.ids.length, p.rejected.ids.length) <= o.maxLength) {
+      report.pairs.push(p);
+      continue;
     }
-    report.pairs.push({ id: p.id, prompt: p.prompt, promptIds, chosen, rejected });
+    if (o.overLength === 'skip' || p.promptIds.length >= o.maxLength - 1) {
+      report.skipped++;
+      continue;
+    }
+    const cut = (e: TokenizedExample) => ({ ...e, ids: e.ids.slice(0, o.maxLength), labels: e.labels.slice(0, o.maxLength) });
+    report.pairs.push({ ...p, chosen: cut(p.chosen), rejected: cut(p.rejected) });
+    report.truncated++;
   }
   return report;
+}
+
+/** Render both responses; a pair whose longer side exceeds maxLength is truncated or skipped. */
+export function tokenizePairs(set: PreferenceSet, tok: Tokenizer, o: { maxLength: number; overLength: OverLength }): PairTokenizeReport {
+  return fitPairs(renderPairs(set, tok), o);
 }
 
 /** The response tokens of a sequence: the labels after the prompt (what a cache's `tokens` holds). */
