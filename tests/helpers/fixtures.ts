@@ -1,11 +1,12 @@
-// Access to the shared reference fixtures (../shared/fixtures): tiny Hugging Face models with
-// logits, generations, gradients and optimiser steps computed by transformers/PyTorch.
+// Access to the reference fixtures: tiny Hugging Face models with logits, generations, gradients and
+// optimiser steps computed by transformers/PyTorch. A copy of the project's shared fixtures lives in
+// tests/fixtures/models (see its README), so a clone tests on its own; STUDENT_LAB_FIXTURES overrides.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tensorToFloat32, tensorToInt32 } from '../../src/formats/dtypes.ts';
 import { parseSafetensors, type SafetensorsBuffer } from '../../src/formats/safetensors.ts';
 
-export const FIXTURES_DIR = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(import.meta.dirname, '../../../shared/fixtures'));
+export const FIXTURES_DIR = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(import.meta.dirname, '../fixtures/models'));
 export const FIXTURE_MODELS = ['llama', 'llama-bf16', 'qwen2', 'qwen3'] as const;
 export type FixtureModel = (typeof FIXTURE_MODELS)[number];
 

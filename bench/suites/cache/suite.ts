@@ -14,7 +14,7 @@ import { fmt } from '../../lib/table.ts';
 import type { Measurement, Suite, SuiteContext, SuiteReport } from '../../lib/types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const FIXTURES = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(ROOT, '../shared/fixtures'));
+const FIXTURES = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(ROOT, 'tests/fixtures/models'));
 
 export const suite: Suite = {
   name: 'cache',

@@ -17,7 +17,7 @@ import { median, timeBatches } from '../../lib/stats.ts';
 import { fmt } from '../../lib/table.ts';
 import type { Measurement, Suite, SuiteContext, SuiteReport } from '../../lib/types.ts';
 
-const FIXTURES = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(import.meta.dirname, '../../../../shared/fixtures'));
+const FIXTURES = resolve(process.env.STUDENT_LAB_FIXTURES ?? join(import.meta.dirname, '../../../tests/fixtures/models'));
 const HOST = 'node (Dawn)';
 
 interface Case {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../../src/formats/tokenizer.ts';
+import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 import { BYTE_TO_UNICODE, byteLevelPieces, specialTokensMapJson, tokenizerConfigJson, tokenizerJson, trainBpe } from '../../../src/demo/bpe.ts';
 
-const FIXTURE = new URL('../../../../shared/fixtures/tokenizer/', import.meta.url);
+const FIXTURE = pathToFileURL(`${FIXTURES_DIR}/tokenizer/`);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURE), 'utf8');
 const SPECIALS = { endOfText: '<|endoftext|>', imStart: '<|im_start|>', imEnd: '<|im_end|>' };
 const SPECIAL_LIST = [SPECIALS.endOfText, SPECIALS.imStart, SPECIALS.imEnd];

@@ -1,9 +1,9 @@
-// Paths of the shared reference fixtures (../shared/fixtures beside the repository; FIXTURES overrides).
+// Paths of the reference fixtures (tests/fixtures/models; STUDENT_LAB_FIXTURES overrides).
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 
-export const FIXTURES = process.env.FIXTURES ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/fixtures');
+export const FIXTURES = FIXTURES_DIR;
 
 export const MODELS = ['llama', 'llama-bf16', 'qwen2', 'qwen3'] as const;
 export type FixtureModel = (typeof MODELS)[number];
