@@ -3,7 +3,7 @@
 // onnxruntime-web's wasm files under ort/; a static server serves it on 127.0.0.1 with cross-origin
 // isolation; Chromium is launched with the WebGPU flags of docs/webgpu-on-cpu.md. Requests to any
 // other host are refused and reported as an error.
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,14 +32,23 @@ async function buildPage(outDir: string): Promise<void> {
   for (const f of ORT_FILES) await copyFile(join(ORT_DIST, f), join(outDir, 'ort', f));
 }
 
+export interface BrowserPageOptions {
+  /** Give up after this long (default 240 s). */
+  timeoutMs?: number;
+  /** Files or folders copied next to the page before it is served: `to` is relative to the page. */
+  assets?: readonly { from: string; to: string }[];
+}
+
 /** Load bench/browser/?page=<name>, call the page's run(input) and return its result. */
-export async function runBrowserPage<I, O>(name: string, input: I, ctx: SuiteContext, timeoutMs = 240_000): Promise<O> {
+export async function runBrowserPage<I, O>(name: string, input: I, ctx: SuiteContext, options: BrowserPageOptions = {}): Promise<O> {
+  const { timeoutMs = 240_000, assets = [] } = options;
   const dir = await mkdtemp(join(tmpdir(), 'student-lab-bench-'));
   let server: StaticServer | undefined;
   let browser: LabBrowser | undefined;
   try {
     ctx.log('  building the benchmark page');
     await buildPage(dir);
+    for (const a of assets) await cp(a.from, join(dir, a.to), { recursive: true });
     server = await startStaticServer({ root: dir });
     browser = await launchBrowser();
     const outside: string[] = [];

@@ -79,6 +79,19 @@ const UNIFORM_CHUNK = 64 * 1024;
 /** Dispatches per command buffer before an automatic submit (bounds encoder memory). */
 const MAX_DISPATCHES_PER_SUBMIT = 4096;
 
+/** Bind groups kept for reuse (see Gpu.bindGroup). */
+const BIND_GROUP_CACHE = 4096;
+
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 1;
+
+/** A stable number for a GPU object (cache keys). */
+function idOf(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) objectIds.set(o, (id = nextObjectId++));
+  return id;
+}
+
 interface UniformChunk {
   buffer: GPUBuffer;
   data: Uint8Array;
@@ -108,6 +121,7 @@ export class Gpu {
   private uniformChunks: UniformChunk[] = [];
   private chunkIndex = 0;
   private errors: Promise<GPUError | null>[] = [];
+  private bindGroups = new Map<string, GPUBindGroup>();
 
   constructor(
     readonly device: GPUDevice,
@@ -279,14 +293,9 @@ export class Gpu {
       }
     }
     const pipeline = this.pipeline(d.kernel, d.constants);
-    const entries: GPUBindGroupEntry[] = d.bindings.map((t, binding) => ({
-      binding,
-      resource: { buffer: t.buffer, offset: t.byteOffset, size: alignTo4(t.byteLength) },
-    }));
-    if (d.params) entries.push({ binding: d.bindings.length, resource: this.uniform(d.params.encode()) });
-    this.device.pushErrorScope('validation');
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.kernel.name });
-    this.errors.push(this.device.popErrorScope());
+    const ranges: GPUBufferBinding[] = d.bindings.map((t) => ({ buffer: t.buffer, offset: t.byteOffset, size: alignTo4(t.byteLength) }));
+    if (d.params) ranges.push(this.uniform(d.params.encode()));
+    const bindGroup = this.bindGroup(pipeline, ranges, d.kernel.name);
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -294,6 +303,31 @@ export class Gpu {
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
     if (++this.pending >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /**
+   * The bind group for these buffer ranges, from a cache: steady loops (decode steps, train steps)
+   * bind the same ranges in the same order every time (pooled buffers, uniforms at the same chunk
+   * offsets), and creating a bind group plus its error scope is a large part of a small dispatch's
+   * cost. Buffers are keyed by identity, so a destroyed buffer's entries can never match again;
+   * the least recently used entries are dropped past BIND_GROUP_CACHE entries.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, ranges: readonly GPUBufferBinding[], label: string): GPUBindGroup {
+    let key = String(idOf(pipeline));
+    for (const r of ranges) key += `|${idOf(r.buffer)}:${r.offset}:${r.size}`;
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, group);
+      return group;
+    }
+    const entries = ranges.map((resource, binding) => ({ binding, resource }));
+    this.device.pushErrorScope('validation');
+    group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+    this.errors.push(this.device.popErrorScope());
+    this.bindGroups.set(key, group);
+    if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    return group;
   }
 
   private uniform(bytes: ArrayBuffer): GPUBufferBinding {
@@ -423,6 +457,7 @@ export class Gpu {
       await Promise.allSettled(this.errors);
       this.errors = [];
     }
+    this.bindGroups.clear();
     this.allocator.destroyAll();
     this.device.destroy();
   }

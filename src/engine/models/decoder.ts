@@ -13,6 +13,8 @@ import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { rope, type RopeTablesOnGpu } from '../kernels/rope/rope.ts';
 import { ropeTables } from '../kernels/rope/table.ts';
 import { insertColumns } from '../kernels/columns/columns.ts';
+import { decodeAttention, decodeAttentionBindings } from '../kernels/decode-attention/decode-attention.ts';
+import { rowLinear, rowLinearBindings } from '../kernels/row-linear/row-linear.ts';
 import { rowWindows } from '../windows.ts';
 import { expectDType, expectShape, type Tensor } from '../tensor.ts';
 import type { KvCache } from './kv-cache.ts';
@@ -81,6 +83,8 @@ export function projectionSeed(stepSeed: number, layer: number, projection: numb
 
 export class Decoder {
   private ropeGpu: RopeTablesOnGpu | null = null;
+  /** [2, length, half]: the cos table then the sin table (ropeGpu's tensors are views of it). */
+  private ropeBoth: Tensor | null = null;
   /** Attention probabilities of cached steps, sized for the cache so decode steps reuse it. */
   private probsScratch: Tensor | null = null;
   private ropeLength = 0;
@@ -99,11 +103,16 @@ export class Decoder {
     if (!this.ropeGpu || maxPosition >= this.ropeLength) {
       const length = Math.max(256, 2 ** Math.ceil(Math.log2(maxPosition + 1)));
       const t = ropeTables(this.invFreq, length);
-      this.ropeGpu?.cos.release();
-      this.ropeGpu?.sin.release();
+      // One buffer, so the fused decode attention binds both tables at once; the sin view starts at
+      // length·half·4 bytes, a multiple of 1024 (length ≥ 256), so both views are bindable.
+      const both = new Float32Array(2 * t.cos.length);
+      both.set(t.cos);
+      both.set(t.sin, t.cos.length);
+      this.ropeBoth?.release();
+      this.ropeBoth = this.gpu.upload(both, [2, length, t.half], 'f32', 'rope.tables');
       this.ropeGpu = {
-        cos: this.gpu.upload(t.cos, [length, t.half], 'f32', 'rope.cos'),
-        sin: this.gpu.upload(t.sin, [length, t.half], 'f32', 'rope.sin'),
+        cos: this.ropeBoth.view([length, t.half], 0, 'rope.cos'),
+        sin: this.ropeBoth.view([length, t.half], t.cos.length, 'rope.sin'),
       };
       this.ropeLength = length;
     }
@@ -162,6 +171,76 @@ export class Decoder {
       }
     }
     return y;
+  }
+
+  /**
+   * Whether decodeStep can run this model on this device: no LoRA adapter attached (the fused
+   * kernels have no LoRA path), vec4-aligned sizes, and enough storage buffers per shader stage.
+   */
+  get canDecodeFused(): boolean {
+    const c = this.config;
+    const layers = this.weights.layers;
+    if (layers.some((l) => Object.values(l.proj).some((p) => p.lora))) return false;
+    if ([c.hiddenSize, c.numHeads * c.headDim, c.intermediateSize].some((k) => k % 4 !== 0)) return false;
+    if (c.headDim % 8 !== 0 || c.headDim > 256) return false;
+    const bindings = Math.max(
+      rowLinearBindings(true, 3, c.attentionBias),
+      rowLinearBindings(true, 2, c.mlpBias),
+      decodeAttentionBindings(Boolean(layers[0].qNorm)),
+    );
+    return bindings <= this.gpu.limits.maxStorageBuffersPerShaderStage;
+  }
+
+  /**
+   * One decode step of batch 1 with the fused kernels (see canDecodeFused): the token id in `ids`
+   * (i32 [1], which the previous step's argmax may have written on the GPU) at `position` goes into
+   * the cache's next slot, and its logits into `logits` [1, vocab]. Records five dispatches per layer
+   * (q/k/v with the input norm; attention with q/k norm, RoPE and the cache write; o_proj into the
+   * residual; gate/up with the post-attention norm and SwiGLU; down_proj into the residual), plus the
+   * embedding lookup and the final norm with the LM head. Nothing is written from the host.
+   */
+  decodeStep(ids: Tensor, position: number, cache: KvCache, logits: Tensor): void {
+    const { gpu, config: c, weights: w } = this;
+    if (cache.batch !== 1) throw new ShapeError(`decodeStep: the cache holds a batch of ${cache.batch}; decode steps run batch 1.`);
+    expectDType('decodeStep', 'ids', ids, 'i32');
+    expectShape('decodeStep', 'ids', ids, [1]);
+    expectShape('decodeStep', 'logits', logits, [1, c.vocabSize]);
+    cache.reserve(1);
+    this.ropeTables(position);
+    const H = c.numHeads;
+    const D = c.headDim;
+    const eps = c.rmsNormEps;
+    const biases = (...lins: Linear[]) => (lins[0].bias ? lins.map((l) => l.bias!) : undefined);
+    const x = embed(gpu, w.embed, ids);
+    const qkv = gpu.empty([(H + 2 * c.numKvHeads) * D], 'f32', 'decode.qkv');
+    const att = gpu.empty([H * D], 'f32', 'decode.attention');
+    const act = gpu.empty([c.intermediateSize], 'f32', 'decode.mlp');
+    w.layers.forEach((l, i) => {
+      const { q_proj: q, k_proj: k, v_proj: v, o_proj: o, gate_proj: gate, up_proj: up, down_proj: down } = l.proj;
+      rowLinear(gpu, { x, norm: { weight: l.inputNorm, eps }, weights: [q.weight, k.weight, v.weight], biases: biases(q, k, v), mode: 'concat', out: qkv });
+      const lc = cache.layers[i];
+      decodeAttention(gpu, {
+        qkv,
+        rope: this.ropeBoth!,
+        qkNorm: l.qNorm && l.kNorm ? { q: l.qNorm, k: l.kNorm, eps } : undefined,
+        k: lc.k,
+        v: lc.v,
+        mask: cache.mask,
+        slot: cache.length,
+        position,
+        heads: H,
+        scale: 1 / Math.sqrt(D),
+        out: att,
+      });
+      rowLinear(gpu, { x: att, weights: [o.weight], biases: biases(o), mode: 'residual', out: x });
+      rowLinear(gpu, { x, norm: { weight: l.postNorm, eps }, weights: [gate.weight, up.weight], biases: biases(gate, up), mode: 'swiglu', out: act });
+      rowLinear(gpu, { x: act, weights: [down.weight], biases: biases(down), mode: 'residual', out: x });
+    });
+    cache.length += 1;
+    for (const win of rowWindows(gpu, w.lmHead)) {
+      rowLinear(gpu, { x, norm: { weight: w.finalNorm, eps }, weights: [win.view], mode: 'concat', out: logits.view([win.rows], win.start) });
+    }
+    for (const t of [x, qkv, att, act]) t.release();
   }
 
   private layer(
@@ -266,8 +345,8 @@ export class Decoder {
   release(): void {
     this.probsScratch?.release();
     this.probsScratch = null;
-    this.ropeGpu?.cos.release();
-    this.ropeGpu?.sin.release();
+    this.ropeBoth?.release();
+    this.ropeBoth = null;
     this.ropeGpu = null;
   }
 }

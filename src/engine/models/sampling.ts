@@ -92,6 +92,23 @@ export function sampleToken(row: Float32Array, o: SamplingOptions, rng: Rng, see
   } else {
     ids = Array.from(row.keys());
   }
+  return drawWithTopP(ids, weight, topP, rng);
+}
+
+/**
+ * sampleToken for top-k sampling from the k best logits alone (`values` descending, as the GPU
+ * top-k kernel gives them, with their token `indices`): the same arithmetic on the same values, so
+ * the same token for the same generator state. Needs 0 < k < vocabulary, no repetition penalty and
+ * a temperature > 0.
+ */
+export function sampleTopK(values: ArrayLike<number>, indices: ArrayLike<number>, o: SamplingOptions, rng: Rng): number {
+  const temperature = o.temperature ?? 1;
+  const weight = (i: number) => Math.exp((values[i] - values[0]) / temperature);
+  return indices[drawWithTopP(Array.from({ length: values.length }, (_, i) => i), weight, o.topP ?? 1, rng)];
+}
+
+/** With topP < 1, keep the nucleus of `ids` (sorted by logit, descending); then draw by weight. */
+function drawWithTopP(ids: number[], weight: (id: number) => number, topP: number, rng: Rng): number {
   if (topP < 1) {
     const total = ids.reduce((sum, id) => sum + weight(id), 0);
     ids = ids.slice(0, nucleusSize(ids, weight, total, topP) ?? ids.length);

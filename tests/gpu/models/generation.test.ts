@@ -11,6 +11,7 @@ import type { Decoder } from '../../../src/engine/models/decoder.ts';
 import { GenerationSession } from '../../../src/engine/models/generate.ts';
 import { sampleToken, type SamplingOptions } from '../../../src/engine/models/sampling.ts';
 import { generateText } from '../../../src/engine/models/text-generation.ts';
+import { attachLora, detachLora } from '../../../src/engine/models/lora.ts';
 import { Rng } from '../../../src/engine/rng.ts';
 import { loadTokenizer, type Tokenizer } from '../../../src/formats/tokenizer.ts';
 import { fixture } from '../../helpers/fixtures.ts';
@@ -41,6 +42,16 @@ async function generate(options: SamplingOptions & { maxNewTokens: number; eosTo
   try {
     const result = await session.generate(prompt, { eosTokenIds: [], ...options, onStepLogits: (row) => void rows.push(row) });
     return { ...result, rows };
+  } finally {
+    session.release();
+  }
+}
+
+/** One generation in a fresh session without a logits callback: the GPU chooses greedy and top-k tokens. */
+async function generateOnGpu(options: SamplingOptions & { maxNewTokens: number; eosTokenIds?: number[] }) {
+  const session = new GenerationSession(decoder, 128);
+  try {
+    return await session.generate(PROMPT, { eosTokenIds: [], ...options });
   } finally {
     session.release();
   }
@@ -85,6 +96,16 @@ describe('sampling', () => {
     expect(other.ids).not.toEqual(a.ids);
   });
 
+  it('top-k sampling on the GPU (k ≤ 64) draws what the host draws from the whole row', async () => {
+    // With onStepLogits the host reads every row and samples; without it, the GPU keeps the k best
+    // logits and the host draws from those: the same seed must give the same ids.
+    for (const options of [{ temperature: 0.9, topK: 40, topP: 0.95, seed: 21 }, { temperature: 1.3, topK: 64, seed: 4 }, { temperature: 0.7, topK: 3, seed: 8 }]) {
+      const host = await generate({ ...options, maxNewTokens: 20 });
+      const onGpu = await generateOnGpu({ ...options, maxNewTokens: 20 });
+      expect(onGpu.ids, JSON.stringify(options)).toEqual(host.ids);
+    }
+  });
+
   it('top-k keeps every choice among the k most likely tokens', async () => {
     // At temperature 5 the distribution over 512 tokens is nearly flat: unrestricted draws would
     // leave the top 3 at most steps, so this fails if top-k is ignored.
@@ -105,12 +126,14 @@ describe('sampling', () => {
 });
 
 describe('how generation ends', () => {
-  it('greedy decoding reproduces the reference and stops on an EOS id', async () => {
-    expect((await generate({ greedy: true, maxNewTokens: 24 })).ids).toEqual(REFERENCE);
-    const eos = REFERENCE[5];
-    const r = await generate({ greedy: true, maxNewTokens: 24, eosTokenIds: [eos] });
-    expect(r.stop).toBe('eos');
-    expect(r.ids).toEqual(REFERENCE.slice(0, REFERENCE.indexOf(eos) + 1));
+  it('greedy decoding reproduces the reference and stops on an EOS id (host and GPU choice)', async () => {
+    for (const run of [generate, generateOnGpu]) {
+      expect((await run({ greedy: true, maxNewTokens: 24 })).ids).toEqual(REFERENCE);
+      const eos = REFERENCE[5];
+      const r = await run({ greedy: true, maxNewTokens: 24, eosTokenIds: [eos] });
+      expect(r.stop).toBe('eos');
+      expect(r.ids).toEqual(REFERENCE.slice(0, REFERENCE.indexOf(eos) + 1));
+    }
   });
 
   it('stops when the token callback says so, and at maxNewTokens', async () => {
@@ -118,6 +141,9 @@ describe('how generation ends', () => {
     const r = await session.generate(PROMPT, { greedy: true, maxNewTokens: 24, eosTokenIds: [], onToken: (_id, i) => i === 3 });
     expect(r.stop).toBe('stop');
     expect(r.ids).toEqual(REFERENCE.slice(0, 4));
+    // Steps the GPU ran ahead of the stop are not kept: the cache holds the prompt and the fed tokens.
+    expect(session.tokens).toEqual([...PROMPT, ...REFERENCE.slice(0, 3)]);
+    expect(session.cache.length).toBe(session.tokens.length);
     const short = await session.generate(PROMPT, { greedy: true, maxNewTokens: 5, eosTokenIds: [] });
     expect(short.stop).toBe('length');
     expect(short.ids).toEqual(REFERENCE.slice(0, 5));
@@ -163,6 +189,25 @@ describe('how generation ends', () => {
     // The session is still usable.
     expect((await session.generate(PROMPT, { greedy: true, maxNewTokens: 6, eosTokenIds: [] })).ids).toEqual(REFERENCE.slice(0, 6));
     session.release();
+  });
+});
+
+describe('decode paths', () => {
+  it('with a LoRA adapter attached (no fused decode step) greedy decoding still reproduces the reference', async () => {
+    // A fresh adapter has B = 0, so the model is unchanged; decode steps go through the general
+    // forward (positions written per step) while the GPU still chooses the tokens ahead of the host.
+    attachLora(gpu, decoder.weights, { rank: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'down_proj'] }, Rng.fromSeed(3));
+    try {
+      expect(decoder.canDecodeFused).toBe(false);
+      expect((await generateOnGpu({ greedy: true, maxNewTokens: 24 })).ids).toEqual(REFERENCE);
+      expect((await generate({ greedy: true, maxNewTokens: 24 })).ids).toEqual(REFERENCE);
+      const eos = REFERENCE[9];
+      const stopped = await generateOnGpu({ greedy: true, maxNewTokens: 24, eosTokenIds: [eos] });
+      expect(stopped.ids).toEqual(REFERENCE.slice(0, REFERENCE.indexOf(eos) + 1));
+    } finally {
+      detachLora(decoder.weights);
+    }
+    expect(decoder.canDecodeFused).toBe(true);
   });
 });
 

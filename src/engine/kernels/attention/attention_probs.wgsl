@@ -18,32 +18,31 @@ struct P { B: u32, T: u32, H: u32, Hkv: u32, D: u32, S: u32, cap: u32, past: u32
 @group(0) @binding(4) var<uniform> p: P;
 
 var<workgroup> qrow: array<f32, MAX_D>;
-var<workgroup> red: array<f32, WG>;
+// One array per reduction: Mesa 22's GL route was seen moving workgroup loads past later barriers
+// when one array served two reductions in a row.
+var<workgroup> redMax: array<f32, WG>;
+var<workgroup> redSum: array<f32, WG>;
 
 const MASKED: f32 = -1e30;
 
 fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
+  redMax[lid] = v;
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { red[lid] = max(red[lid], red[lid + stride]); }
+    if (lid < stride) { redMax[lid] = max(redMax[lid], redMax[lid + stride]); }
     workgroupBarrier();
   }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
+  return redMax[0];
 }
 
 fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
+  redSum[lid] = v;
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { red[lid] += red[lid + stride]; }
+    if (lid < stride) { redSum[lid] += redSum[lid + stride]; }
     workgroupBarrier();
   }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
+  return redSum[0];
 }
 
 @compute @workgroup_size(WG)
