@@ -53,6 +53,7 @@ const training = new TrainHost({
     await reloadModel(signal);
   },
   weightsChanged: () => models.weightsChanged(),
+  slot: (slot) => slots.current(slot),
   db: () => openLabDb(),
 });
 
@@ -216,7 +217,8 @@ const api: EngineApi = {
     return runJob('unloading the model', undefined, async () => models.unload());
   },
   generate(request, sink, requestId) {
-    return runJob('generating', requestId, (signal) => models.generate(request, (e) => sink(e), signal)).catch((err: unknown) => {
+    const slot = request.slot ?? STUDENT_SLOT;
+    return runJob(slot === STUDENT_SLOT ? 'generating' : `generating with the ${slot}`, requestId, (signal) => slots.host(slot).generate(request, (e) => sink(e), signal)).catch((err: unknown) => {
       // Cancelled while queued: an empty reply, as for a cancel during generation (see api.ts).
       if (err instanceof CancelledError) return { text: '', ids: [], stop: 'cancelled' as const, promptTokens: 0, prefilledTokens: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond: 0, seed: request.sampling.seed ?? 0 };
       throw err;

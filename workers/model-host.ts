@@ -100,7 +100,10 @@ export class ModelHost {
   private loaded: Loaded | null = null;
   private cache: Promise<WeightCache | null> | null = null;
 
-  constructor(private readonly onChange: (card: ModelCard | null) => void) {}
+  constructor(
+    private readonly onChange: (card: ModelCard | null) => void,
+    private readonly slot: ModelSlot = STUDENT_SLOT,
+  ) {}
 
   get card(): ModelCard | null {
     return this.loaded?.card ?? null;
@@ -174,7 +177,10 @@ export class ModelHost {
 
   async generate(request: GenerateRequest, onEvent: (e: GenerateEvent) => void, signal: AbortSignal): Promise<GenerateResult> {
     const loaded = this.loaded;
-    if (!loaded) throw new LabError('NoModelError', 'No model is loaded.', 'Load a model in the Models panel first.');
+    if (!loaded) {
+      if (this.slot !== STUDENT_SLOT) throw new LabError('NoModelError', `No model is loaded in the ${this.slot} slot.`, `Load one into the ${this.slot} slot first.`);
+      throw new LabError('NoModelError', 'No model is loaded.', 'Load a model in the Models panel first.');
+    }
     const { maxNewTokens } = request;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new ShapeError(`Max new tokens must be a whole number ≥ 1, got ${maxNewTokens}.`);
     const { files } = loaded.model;
@@ -226,7 +232,7 @@ export class ModelSlots {
     let host = this.hosts.get(slot);
     if (!host) {
       if (!SLOT_NAME.test(slot)) throw new LabError('ModelSlotError', `"${slot}" is not a model slot name.`, 'Use a lower-case name such as "teacher", "reference" or "compare".');
-      host = new ModelHost((card) => this.onChange(slot, card));
+      host = new ModelHost((card) => this.onChange(slot, card), slot);
       this.hosts.set(slot, host);
     }
     return host;

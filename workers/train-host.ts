@@ -13,10 +13,33 @@
 //
 // Every run starts from the model as loaded from its files: full fine-tuning changes the weights in
 // place (chat then uses the trained model), so a later run or a LoRA resume reloads the model first.
+//
+// A run is a list of stages (SFT and the single losses: one; ADPA+: DCKD then ADPA), each with its
+// own Trainer over the same weights and its own optimiser; steps are counted over the whole run.
+// A stage's checkpoints carry its index in their run id ("<run>#stage-<i>"), so a resume knows
+// where it is: inside a stage (restore everything), or at the end of one (the next stage starts
+// from its weights). An ADPA stage first builds its data (./train-distill.ts) and records the
+// stored advantage cache in the run, so a resume or a recovery reads it instead of rebuilding.
 import * as Comlink from 'comlink';
-import type { ModelCard, RequestId, Sink } from '../src/engine/api.ts';
+import type { ModelCard, ModelSlot, RequestId, Sink } from '../src/engine/api.ts';
 import { errorInfo } from '../src/engine/api.ts';
-import type { ExportEvent, ExportKind, ExportResult, StartTrainingRequest, TrainApi, TrainData, TrainEvent, TrainOptions, TrainOutcome, TrainPlan } from '../src/engine/train-api.ts';
+import type {
+  DistillRunInfo,
+  DistillSource,
+  ExportEvent,
+  ExportKind,
+  ExportResult,
+  PrepareProgress,
+  StageInfo,
+  StartTrainingRequest,
+  TrainApi,
+  TrainData,
+  TrainEvent,
+  TrainOptions,
+  TrainOutcome,
+  TrainPlan,
+} from '../src/engine/train-api.ts';
+import { isDistillSource, OBJECTIVE_LABELS } from '../src/engine/train-api.ts';
 import { DeviceLostError, LabError } from '../src/engine/errors.ts';
 import type { Gpu } from '../src/engine/gpu.ts';
 import type { Decoder } from '../src/engine/models/decoder.ts';
@@ -24,7 +47,9 @@ import type { LoadedModel } from '../src/engine/models/load.ts';
 import { attachLora, detachLora, loraTensors } from '../src/engine/models/lora.ts';
 import { Rng } from '../src/engine/rng.ts';
 import type { TokenizedExample } from '../src/distill/data/sft.ts';
-import { SftBatches } from '../src/distill/trainer/batches.ts';
+import { SftBatches, type BatchSource } from '../src/distill/trainer/batches.ts';
+import type { DistillData } from '../src/distill/trainer/preference-batches.ts';
+import type { TeacherCache } from '../src/formats/teacher-cache.ts';
 import { CheckpointError, decodeCheckpoint, restoreCheckpoint, type CheckpointContents } from '../src/distill/trainer/checkpoint.ts';
 import { exportAdapter, exportModelFolder, type FileWriter } from '../src/distill/trainer/export.ts';
 import { runTraining, type RunOutcome } from '../src/distill/trainer/run.ts';
@@ -33,6 +58,20 @@ import { latestCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../src/s
 import type { LabDb } from '../src/store/db.ts';
 import { cancelTrainRun, createTrainRun, dropMetricsAfter, getTrainRun, loadRunData, putMetric, putTrainRun, runDataId, type MetricPoint, type RunNotice, type TrainRunRecord } from '../src/store/runs.ts';
 import { loraConfigOf, planRun, tokenizeData, trainConfigOf, validateOptions } from './train-plan.ts';
+import {
+  adpaData,
+  buildAdpaData,
+  buildsAdpaData,
+  cacheNeeds,
+  DistillInputs,
+  fit,
+  objectiveOf,
+  planDistill,
+  requireSlots,
+  storeAdpaData,
+  type FittedPairs,
+  type SlotModelRef,
+} from './train-distill.ts';
 
 /** What a run records about its model, to find it again (ModelCard's fields). */
 export type ModelIdentity = Pick<ModelCard, 'id' | 'name' | 'parameters' | 'tokenizerSha256'>;
@@ -50,6 +89,8 @@ export interface TrainHostDeps {
   recover(signal: AbortSignal): Promise<void>;
   /** The model's weights changed in place (generation must not reuse caches of the old weights). */
   weightsChanged(): void;
+  /** The model loaded in another slot (the teacher and reference that build ADPA data), or null. */
+  slot(slot: ModelSlot): SlotModelRef | null;
   db(): Promise<LabDb>;
 }
 
@@ -80,10 +121,11 @@ async function settleLoss(gpu: Gpu, err: unknown): Promise<boolean> {
   return gpu.isLost;
 }
 
-function metricPoint(runId: string, m: StepMetrics): MetricPoint {
+/** `offset`: the steps of the run's earlier stages. */
+function metricPoint(runId: string, m: StepMetrics, offset: number): MetricPoint {
   return {
     runId,
-    step: m.step,
+    step: offset + m.step,
     loss: m.loss,
     terms: { ...m.terms },
     gradNorm: m.gradNorm,
@@ -115,14 +157,83 @@ interface Active {
   generation: number;
 }
 
+/** SFT reads a data file, every other objective a preference data set with caches. */
+function checkObjective(data: TrainData | DistillSource, o: TrainOptions): void {
+  const objective = objectiveOf(o);
+  if (isDistillSource(data) === (objective !== 'sft')) return;
+  throw objective === 'sft'
+    ? new LabError('TrainDataError', 'SFT trains on a data file of prompts and responses, not on a preference data set.', 'Pick a data file, or choose a distillation loss.')
+    : new LabError('TrainDataError', `${OBJECTIVE_LABELS[objective]} trains on a preference data set with teacher caches, not on a data file.`, 'Pick a data set (Data & teacher cache panel).');
+}
+
+function dataChanged(run: TrainRunRecord, now: number): LabError {
+  return new LabError('RunDataMismatchError', `Run "${run.name}" had ${run.data.examples} examples; its data now gives ${now}.`, 'Start a new run: the tokenizer differs from the one the run used.');
+}
+
+/** What a run trains on: its stages and, per stage, its batches. */
+interface RunInputs {
+  stages: readonly StageInfo[];
+  batches(stage: number, ctx: StageContext): Promise<BatchSource>;
+}
+
+/**
+ * Where a stage starts from: `own`, a checkpoint inside it (everything is restored); `previous`,
+ * the checkpoint that ended the stage before (its weights, a fresh optimiser); `memory`, the weights
+ * in the model now (the stage before just finished here); `none`, the model's files.
+ */
+interface Position {
+  /** The stage to run; past the last one, the run is done. */
+  stage: number;
+  carry: 'none' | 'own' | 'previous' | 'memory';
+  checkpoint: CheckpointContents | null;
+}
+
+interface StageContext {
+  run(): TrainRunRecord;
+  model: LoadedModel;
+  carry: Position['carry'];
+  signal: AbortSignal;
+  progress(p: PrepareProgress): void;
+  /** An ADPA stage's data was built and stored as this cache. */
+  stored(stage: number, cacheId: string, message: string): void;
+}
+
+function padOf(model: LoadedModel): number {
+  const tok = model.files.tokenizer;
+  return tok.padTokenId ?? tok.eosTokenIds[0] ?? 0;
+}
+
+/** A stage's checkpoints name it: SFT runs keep the run id (one stage, as before stages existed). */
+function checkpointRunId(run: TrainRunRecord, stage: number): string {
+  return run.distill ? `${run.id}#stage-${stage}` : run.id;
+}
+
+function stageOfCheckpoint(run: TrainRunRecord, id: string): number {
+  if (!run.distill) return 0;
+  const m = /#stage-(\d+)$/.exec(id);
+  return m && id === `${run.id}${m[0]}` ? Number(m[1]) : -1;
+}
+
+function sftInputs(examples: readonly TokenizedExample[], run: TrainRunRecord): RunInputs {
+  return {
+    stages: [{ loss: 'sft', steps: run.config.steps, offset: 0, advantageCacheId: null }],
+    batches: async (_stage, { model }) => new SftBatches(examples, run.options.batchSize, model.decoder.config.vocabSize, padOf(model), run.config.seed),
+  };
+}
+
+type LoadedCaches = Partial<Record<'chosen' | 'rejected' | 'advantage', TeacherCache>>;
+
 export class TrainHost {
   private active: Active | null = null;
   /** The run whose trained weights the loaded decoder holds now. `merged`: its LoRA was merged by an export. */
   private resident: { runId: string; decoder: Decoder; merged: boolean } | null = null;
   /** Decoders whose base weights no longer equal their files (full training, merged LoRA). */
   private readonly changed = new WeakSet<Decoder>();
+  private readonly inputs: DistillInputs;
 
-  constructor(private readonly deps: TrainHostDeps) {}
+  constructor(private readonly deps: TrainHostDeps) {
+    this.inputs = new DistillInputs(() => deps.db());
+  }
 
   readonly api: TrainApi = {
     plan: (data, options) => this.plan(data, options),
@@ -132,6 +243,7 @@ export class TrainHost {
       if (this.active?.runId === runId) this.active.pause = true;
     },
     export: (runId, kind, sink, requestId) => this.export(runId, kind, sink, requestId),
+    activate: (runId, requestId) => this.activate(runId, requestId),
   };
 
   private loaded(): { model: LoadedModel; card: ModelIdentity } {
@@ -153,10 +265,16 @@ export class TrainHost {
     return m;
   }
 
-  private async plan(data: TrainData, options: TrainOptions): Promise<TrainPlan> {
+  private async plan(data: TrainData | DistillSource, options: TrainOptions): Promise<TrainPlan> {
     validateOptions(options);
-    const { model } = this.loaded();
+    const { model, card } = this.loaded();
     const tok = model.files.tokenizer;
+    checkObjective(data, options);
+    if (isDistillSource(data)) {
+      const fitted = fit(await this.inputs.dataset(data.datasetId, tok), options, model.decoder.config.maxPositionEmbeddings);
+      const { error: _error, ...plan } = await planDistill({ inputs: this.inputs, data: fitted, caches: data.caches, o: options, student: { model, card }, teacher: this.deps.slot('teacher'), reference: this.deps.slot('reference'), limits: this.deps.gpu().limits });
+      return plan;
+    }
     const { error: _error, ...plan } = planRun(data, tokenizeData(data, tok, model.decoder.config, options), tok, model.decoder.config, options, this.deps.gpu().limits);
     return plan;
   }
@@ -168,53 +286,143 @@ export class TrainHost {
   }
 
   private async start(request: StartTrainingRequest, sink: Sink<TrainEvent>, requestId: RequestId): Promise<TrainOutcome> {
-    const { options, data } = request;
-    validateOptions(options);
+    validateOptions(request.options);
+    checkObjective(request.data, request.options);
     const active = this.claim(request.runId);
     try {
-      const { model, card } = this.loaded();
-      const tok = model.files.tokenizer;
-      const report = tokenizeData(data, tok, model.decoder.config, options);
-      const plan = planRun(data, report, tok, model.decoder.config, options, this.deps.gpu().limits);
-      if (plan.error) throw plan.error;
-      const now = Date.now();
-      const config = trainConfigOf(options, report.examples.length);
-      const run: TrainRunRecord = {
-        id: request.runId,
-        kind: 'train',
-        name: `${card.name} · ${data.name}`,
-        createdAt: now,
-        updatedAt: now,
-        status: 'running',
-        model: { id: card.id, name: card.name, parameters: card.parameters, tokenizerSha256: card.tokenizerSha256, location: request.modelLocation },
-        data: { id: runDataId(request.runId), name: data.name, bytes: plan.data.bytes, examples: report.examples.length, truncated: report.truncated, skipped: report.skipped, empty: report.empty },
-        options,
-        config,
-        step: 0,
-        totalSteps: config.steps,
-        checkpoint: null,
-        checkpoints: [],
-        notices: [],
-        summary: { loss: null, tokens: 0, trainMs: 0, deviceLosses: 0, lostSteps: 0 },
-        error: null,
-      };
-      await createTrainRun(await this.deps.db(), run, data.text);
+      const { run, text, inputs } = isDistillSource(request.data) ? await this.newDistillRun(request, request.data) : this.newSftRun(request, request.data);
+      await createTrainRun(await this.deps.db(), run, text);
       sink({ type: 'run', run });
-      return await this.train(run, report.examples, active, sink, requestId);
+      return await this.train(run, inputs, active, sink, requestId);
     } finally {
       this.active = null;
     }
   }
 
+  /** A new run's record (not stored yet): options, model, data, length, an empty history. */
+  private record(request: StartTrainingRequest, name: string, data: TrainRunRecord['data'], totalSteps: number, distill?: DistillRunInfo): TrainRunRecord {
+    const { card } = this.loaded();
+    const now = Date.now();
+    return {
+      id: request.runId,
+      kind: 'train',
+      name: `${card.name} · ${name}`,
+      createdAt: now,
+      updatedAt: now,
+      status: 'running',
+      model: { id: card.id, name: card.name, parameters: card.parameters, tokenizerSha256: card.tokenizerSha256, location: request.modelLocation },
+      data,
+      options: request.options,
+      config: trainConfigOf(request.options, data.examples),
+      step: 0,
+      totalSteps,
+      checkpoint: null,
+      checkpoints: [],
+      notices: [],
+      summary: { loss: null, tokens: 0, trainMs: 0, deviceLosses: 0, lostSteps: 0 },
+      error: null,
+      ...(distill ? { distill } : {}),
+    };
+  }
+
+  private newSftRun(request: StartTrainingRequest, data: TrainData): { run: TrainRunRecord; text: string; inputs: RunInputs } {
+    const { options } = request;
+    const { model } = this.loaded();
+    const tok = model.files.tokenizer;
+    const report = tokenizeData(data, tok, model.decoder.config, options);
+    const plan = planRun(data, report, tok, model.decoder.config, options, this.deps.gpu().limits);
+    if (plan.error) throw plan.error;
+    const record = { id: runDataId(request.runId), name: data.name, bytes: plan.data.bytes, examples: report.examples.length, truncated: report.truncated, skipped: report.skipped, empty: report.empty };
+    const run = this.record(request, data.name, record, plan.steps);
+    return { run, text: data.text, inputs: sftInputs(report.examples, run) };
+  }
+
+  private async newDistillRun(request: StartTrainingRequest, source: DistillSource): Promise<{ run: TrainRunRecord; text: string; inputs: RunInputs }> {
+    const { options } = request;
+    const { model, card } = this.loaded();
+    const data = fit(await this.inputs.dataset(source.datasetId, model.files.tokenizer), options, model.decoder.config.maxPositionEmbeddings);
+    const teacher = this.deps.slot('teacher');
+    const reference = this.deps.slot('reference');
+    const plan = await planDistill({ inputs: this.inputs, data, caches: source.caches, o: options, student: { model, card }, teacher, reference, limits: this.deps.gpu().limits });
+    if (plan.error) throw plan.error;
+    const objective = objectiveOf(options);
+    const caches = await this.loadCaches(objective, source.caches, data, model);
+    const builds = buildsAdpaData(objective, source.caches);
+    if (builds) requireSlots(teacher, reference, card);
+    const slotModel = (m: SlotModelRef | null, location: string | null | undefined) => (builds && m ? { id: m.card.id, name: m.card.name, location: location ?? null } : null);
+    const distill: DistillRunInfo = {
+      objective,
+      datasetId: source.datasetId,
+      caches: { ...source.caches },
+      stages: plan.distill!.stages,
+      teacher: slotModel(teacher, request.slotLocations?.teacher),
+      reference: slotModel(reference, request.slotLocations?.reference),
+    };
+    const record = { id: runDataId(request.runId), name: data.source.name, bytes: plan.data.bytes, examples: data.pairs.length, truncated: data.truncated, skipped: data.skipped, empty: 0 };
+    const run = this.record(request, `${OBJECTIVE_LABELS[objective]} · ${data.source.name}`, record, plan.steps, distill);
+    return { run, text: data.source.text, inputs: this.distillInputs(run, data, caches) };
+  }
+
+  /** The caches an objective reads, loaded and checked against the student and the data (a mismatch is refused, named). */
+  private async loadCaches(objective: DistillRunInfo['objective'], picked: DistillRunInfo['caches'], data: FittedPairs, model: LoadedModel): Promise<LoadedCaches> {
+    const out: LoadedCaches = {};
+    for (const need of cacheNeeds(objective, picked)) {
+      const id = picked[need.role];
+      if (id === null) {
+        throw new LabError('NoCacheError', `${OBJECTIVE_LABELS[objective]} needs a teacher cache on the ${need.role} responses, and none is picked.`, 'Pick one in the Train panel, or build it in the Data & teacher cache panel.');
+      }
+      out[need.role] = await this.inputs.load(need.role, id, data, model.files.tokenizer, model.decoder.config.vocabSize);
+    }
+    return out;
+  }
+
+  private distillInputs(run: TrainRunRecord, data: FittedPairs, caches: LoadedCaches): RunInputs {
+    const stages = run.distill!.stages;
+    return {
+      stages,
+      batches: async (i, ctx) => {
+        const stage = stages[i];
+        const d: DistillData = stage.loss === 'adpa' ? adpaData(data.pairs, caches.advantage ?? (await this.adpaAdvantage(i, data, ctx))) : { chosen: caches.chosen, rejected: caches.rejected };
+        return this.inputs.batches(stage, run.options, data, d, ctx.model.decoder.config.vocabSize, padOf(ctx.model));
+      },
+    };
+  }
+
+  /** An ADPA stage's advantage cache: the one stored for this run, or built now from ŷ of the student as it is. */
+  private async adpaAdvantage(stage: number, data: FittedPairs, ctx: StageContext): Promise<TeacherCache> {
+    const run = ctx.run();
+    const { model } = ctx;
+    const storedId = run.distill!.stages[stage].advantageCacheId;
+    if (storedId) {
+      try {
+        return await this.inputs.load('advantage', storedId, data, model.files.tokenizer, model.decoder.config.vocabSize);
+      } catch (err) {
+        // Inside the stage the student has moved on from the one that wrote ŷ: it cannot be rebuilt.
+        if (ctx.carry === 'own') {
+          throw new LabError('AdpaDataError', `The ADPA data of run "${run.name}" (ŷ and its advantages) can no longer be read: ${errorInfo(err).message}`, 'ŷ came from the student as it was when the stage began; start a new run.');
+        }
+      }
+    }
+    const { card } = this.loadedFor(run);
+    const { teacher, reference } = requireSlots(this.deps.slot('teacher'), this.deps.slot('reference'), card);
+    const advantage = await buildAdpaData({ student: model, teacher, reference, data, o: run.options, signal: ctx.signal, onProgress: (phase, done, total) => ctx.progress({ stage, phase, done, total }) });
+    const id = await storeAdpaData(await this.deps.db(), run.id, run.name, stage, advantage);
+    const info = run.distill!.stages[stage];
+    const writer = stage > 0 ? `the ${OBJECTIVE_LABELS[run.distill!.stages[stage - 1].loss]} student` : 'the student';
+    const begins = run.distill!.stages.length > 1 ? `Stage ${stage + 1} (ADPA) began after step ${info.offset}: ` : 'ADPA data: ';
+    ctx.stored(stage, id, `${begins}${writer} wrote ŷ for ${data.pairs.length} prompts (${advantage.tokens.length.toLocaleString('en-US')} tokens); ${teacher.card.name} and ${reference.card.name} scored it, and the advantages are stored.`);
+    return advantage;
+  }
+
   /** Queue the run as a GPU job; cancelled before it began, it ends as cancelled too. */
-  private async train(run: TrainRunRecord, examples: readonly TokenizedExample[], active: Active, sink: Sink<TrainEvent>, requestId: RequestId): Promise<TrainOutcome> {
+  private async train(run: TrainRunRecord, inputs: RunInputs, active: Active, sink: Sink<TrainEvent>, requestId: RequestId): Promise<TrainOutcome> {
     try {
-      return await this.deps.runJob('training', requestId, (signal) => this.drive(run, examples, active, sink, signal));
+      return await this.deps.runJob('training', requestId, (signal) => this.drive(run, inputs, active, sink, signal));
     } catch (err) {
       if (errorInfo(err).name !== 'CancelledError') throw err;
-      const cancelled = await cancelTrainRun(await this.deps.db(), run);
+      const cancelled = await cancelTrainRun(await this.deps.db(), (await getTrainRun(await this.deps.db(), run.id)) ?? run);
       sink({ type: 'run', run: cancelled });
-      return { runId: run.id, status: 'cancelled', step: run.step, totalSteps: run.totalSteps };
+      return { runId: run.id, status: 'cancelled', step: cancelled.step, totalSteps: run.totalSteps };
     }
   }
 
@@ -228,10 +436,7 @@ export class TrainHost {
       const { model } = this.loadedFor(stored);
       const text = await loadRunData(db, stored);
       if (text === null) throw new LabError('RunDataMissingError', `The data of run "${stored.name}" is no longer stored.`, 'Start a new run with the data file.');
-      const report = tokenizeData({ name: stored.data.name, text }, model.files.tokenizer, model.decoder.config, stored.options);
-      if (report.examples.length !== stored.data.examples) {
-        throw new LabError('RunDataMismatchError', `Run "${stored.name}" had ${stored.data.examples} examples; its data now gives ${report.examples.length}.`, 'Start a new run: the tokenizer differs from the one the run used.');
-      }
+      const inputs = stored.distill ? await this.resumedDistill(stored, text, model) : this.resumedSft(stored, text, model);
       // The stored checkpoint is the truth (the record may lag it if the tab closed in between).
       const checkpoint = await latestCheckpoint(db, runId);
       const from = checkpoint?.step ?? 0;
@@ -240,41 +445,68 @@ export class TrainHost {
       const run: TrainRunRecord = { ...stored, status: 'running', checkpoint, error: null, updatedAt: Date.now(), notices: [...stored.notices, resumed], summary: { ...stored.summary, lostSteps: stored.summary.lostSteps + redo } };
       await putTrainRun(db, run);
       sink({ type: 'run', run });
-      return await this.train(run, report.examples, active, sink, requestId);
+      return await this.train(run, inputs, active, sink, requestId);
     } finally {
       this.active = null;
     }
   }
 
-  /** A trainer for the run on the loaded model, at its latest checkpoint (or step 0). */
-  private async prepare(run: TrainRunRecord, examples: readonly TokenizedExample[], signal: AbortSignal): Promise<Trainer> {
-    const db = await this.deps.db();
-    const checkpoint = await loadLatestCheckpoint(db, run.id);
+  private resumedSft(run: TrainRunRecord, text: string, model: LoadedModel): RunInputs {
+    const report = tokenizeData({ name: run.data.name, text }, model.files.tokenizer, model.decoder.config, run.options);
+    if (report.examples.length !== run.data.examples) throw dataChanged(run, report.examples.length);
+    return sftInputs(report.examples, run);
+  }
+
+  private async resumedDistill(run: TrainRunRecord, text: string, model: LoadedModel): Promise<RunInputs> {
+    const data = fit(await this.inputs.fromText(run.data.name, text, model.files.tokenizer), run.options, model.decoder.config.maxPositionEmbeddings);
+    if (data.pairs.length !== run.data.examples) throw dataChanged(run, data.pairs.length);
+    const caches = await this.loadCaches(run.distill!.objective, run.distill!.caches, data, model);
+    return this.distillInputs(run, data, caches);
+  }
+
+  /** Where the run stands by its latest stored checkpoint. */
+  private async position(run: TrainRunRecord, inputs: RunInputs): Promise<Position> {
+    const stored = await loadLatestCheckpoint(await this.deps.db(), run.id);
+    if (!stored) return { stage: 0, carry: 'none', checkpoint: null };
+    const checkpoint = decodeCheckpoint(stored.bytes, `the checkpoint of "${run.name}" at step ${stored.info.step}`);
+    const stage = stageOfCheckpoint(run, checkpoint.runId);
+    if (stage < 0 || stage >= inputs.stages.length) {
+      throw new CheckpointError(`The checkpoint of "${run.name}" at step ${stored.info.step} belongs to another run ("${checkpoint.runId}").`, 'Discard this run and start a new one.');
+    }
+    return checkpoint.state.step >= inputs.stages[stage].steps ? { stage: stage + 1, carry: 'previous', checkpoint } : { stage, carry: 'own', checkpoint };
+  }
+
+  /** A trainer for the stage at `at`, on the loaded model, with the stage's batches (ADPA data built first if needed). */
+  private async prepare(run: TrainRunRecord, inputs: RunInputs, at: Position, ctx: Omit<StageContext, 'model' | 'carry'>): Promise<Trainer> {
     let { model } = this.loadedFor(run);
-    // A checkpoint of a full run overwrites every weight; otherwise the base must be the files'.
-    if (this.changed.has(model.decoder) && (run.config.mode === 'lora' || !checkpoint)) {
-      await this.deps.reloadModel(signal);
-      ({ model } = this.loadedFor(run));
+    if (at.carry !== 'memory') {
+      // A checkpoint of a full run overwrites every weight; otherwise the base must be the files'.
+      if (this.changed.has(model.decoder) && (run.config.mode === 'lora' || !at.checkpoint)) {
+        await this.deps.reloadModel(ctx.signal);
+        ({ model } = this.loadedFor(run));
+      }
+      if (run.config.mode === 'lora') attachLora(this.deps.gpu(), model.decoder.weights, loraConfigOf(run.options), Rng.fromSeed(run.config.seed));
+      else detachLora(model.decoder.weights);
+      if (at.carry === 'previous') applyParams(this.deps.gpu(), model.decoder, at.checkpoint!);
     }
-    const gpu = this.deps.gpu();
-    const { decoder, files } = model;
-    if (run.config.mode === 'lora') attachLora(gpu, decoder.weights, loraConfigOf(run.options), Rng.fromSeed(run.config.seed));
-    else detachLora(decoder.weights);
-    const padId = files.tokenizer.padTokenId ?? files.tokenizer.eosTokenIds[0] ?? 0;
-    const trainer = new Trainer(gpu, decoder, new SftBatches(examples, run.options.batchSize, decoder.config.vocabSize, padId, run.config.seed), run.config);
-    try {
-      if (checkpoint) restoreCheckpoint(trainer, decodeCheckpoint(checkpoint.bytes, `the checkpoint of "${run.name}" at step ${checkpoint.info.step}`));
-    } catch (err) {
-      trainer.release();
-      throw err;
-    }
+    const { decoder } = model;
     if (run.config.mode === 'full') this.changed.add(decoder);
     this.resident = { runId: run.id, decoder, merged: false };
     this.deps.weightsChanged();
+    const source = await inputs.batches(at.stage, { ...ctx, model, carry: at.carry });
+    const trainer = new Trainer(this.deps.gpu(), decoder, source, { ...run.config, steps: inputs.stages[at.stage].steps });
+    if (at.carry === 'own') {
+      try {
+        restoreCheckpoint(trainer, at.checkpoint!);
+      } catch (err) {
+        trainer.release();
+        throw err;
+      }
+    }
     return trainer;
   }
 
-  private async drive(initial: TrainRunRecord, examples: readonly TokenizedExample[], active: Active, sink: Sink<TrainEvent>, signal: AbortSignal): Promise<TrainOutcome> {
+  private async drive(initial: TrainRunRecord, inputs: RunInputs, active: Active, sink: Sink<TrainEvent>, signal: AbortSignal): Promise<TrainOutcome> {
     const db = await this.deps.db();
     let run = initial;
     // Record writes are chained so they land in order without blocking the step loop.
@@ -291,20 +523,21 @@ export class TrainHost {
       writes = writes.then(() => dropMetricsAfter(db, run.id, step)).catch(() => undefined);
     };
     let metricsFailed = false;
-    const onMetrics = (m: StepMetrics) => {
-      const point = metricPoint(run.id, m);
+    const onMetrics = (offset: number) => (m: StepMetrics) => {
+      const point = metricPoint(run.id, m, offset);
       sink({ type: 'metrics', point });
       const summary = { ...run.summary, loss: m.skipped ? run.summary.loss : m.loss, tokens: run.summary.tokens + m.tokens, trainMs: run.summary.trainMs + m.ms };
-      update({ ...run, step: m.step, summary }, false);
+      update({ ...run, step: point.step, summary }, false);
       writes = writes.then(() => putMetric(db, point)).catch((err: unknown) => {
         if (metricsFailed) return;
         metricsFailed = true;
         const e = errorInfo(err);
-        notice({ kind: 'metrics-not-stored', step: m.step, message: `Metrics from step ${m.step} on could not be stored: ${e.message}`, hint: e.hint });
+        notice({ kind: 'metrics-not-stored', step: point.step, message: `Metrics from step ${point.step} on could not be stored: ${e.message}`, hint: e.hint });
       });
     };
-    const checkpointSink = {
-      save: async (_runId: string, step: number, bytes: Uint8Array) => {
+    const checkpointSink = (offset: number) => ({
+      save: async (_runId: string, localStep: number, bytes: Uint8Array) => {
+        const step = offset + localStep;
         if (run.checkpoint?.step === step) return; // nothing changed since the stored one
         try {
           const info = await saveCheckpoint(db, run.id, step, bytes);
@@ -316,25 +549,56 @@ export class TrainHost {
           notice({ kind: 'checkpoint-failed', step, message: `${e.message} ${kept}`, hint: e.hint });
         }
       },
+    });
+    const ctx: Omit<StageContext, 'model' | 'carry'> = {
+      run: () => run,
+      signal,
+      progress: (progress) => sink({ type: 'prepare', progress }),
+      stored: (stage, cacheId, message) => {
+        const distill = { ...run.distill!, stages: run.distill!.stages.map((s, i) => (i === stage ? { ...s, advantageCacheId: cacheId } : s)) };
+        update({ ...run, distill, notices: [...run.notices, { kind: 'stage', step: run.step, at: Date.now(), message }] });
+      },
     };
 
     let trainer: Trainer | null = null;
+    let outcome: RunOutcome = 'finished';
+    /** Set by a device loss: the step it happened at, until the run is back on a new device. */
+    let lostAt: number | null = null;
     try {
-      trainer = await this.prepare(run, examples, signal);
-      dropAfter(trainer.step);
-      update({ ...run, step: trainer.step });
-      let outcome: RunOutcome;
-      for (;;) {
+      let at = await this.position(run, inputs);
+      while (at.stage < inputs.stages.length) {
+        const stage = inputs.stages[at.stage];
         const generation = ++active.generation;
         const control = () => (generation !== active.generation || signal.aborted ? 'cancel' : active.pause ? 'pause' : 'run');
-        const gpu: Gpu = trainer.gpu;
+        const gpu: Gpu = this.deps.gpu();
         try {
-          outcome = await raceDeviceLoss(gpu, runTraining(trainer, { runId: run.id, checkpointEvery: run.options.checkpointEvery, sink: checkpointSink, hooks: { onMetrics, control } }));
-          break;
+          if (!trainer) {
+            trainer = await raceDeviceLoss(gpu, this.prepare(run, inputs, at, ctx));
+            const step = stage.offset + trainer.step;
+            dropAfter(step);
+            if (lostAt === null) update({ ...run, step });
+            else {
+              const redo = lostAt - step;
+              update({ ...run, step, summary: { ...run.summary, lostSteps: run.summary.lostSteps + redo } });
+              notice({ kind: 'recovered', step, message: `Recovered on a new device: resumed from the checkpoint at step ${step}${redo ? `, redoing ${redo} step${redo === 1 ? '' : 's'}` : ''}.` });
+              lostAt = null;
+            }
+          }
+          outcome = await raceDeviceLoss(gpu, runTraining(trainer, { runId: checkpointRunId(run, at.stage), checkpointEvery: run.options.checkpointEvery, sink: checkpointSink(stage.offset), hooks: { onMetrics: onMetrics(stage.offset), control } }));
+          if (outcome !== 'finished' || at.stage + 1 === inputs.stages.length) break;
+          // Between stages: a pause or cancel asked for during the stage's last step takes effect here.
+          const asked = control();
+          if (asked !== 'run') {
+            outcome = asked === 'pause' ? 'paused' : 'cancelled';
+            break;
+          }
+          trainer.release();
+          trainer = null;
+          at = { stage: at.stage + 1, carry: 'memory', checkpoint: null };
         } catch (err) {
-          if (!(await settleLoss(gpu, err))) throw err;
+          if (errorInfo(err).name === 'CancelledError' || !(await settleLoss(gpu, err))) throw err;
           active.generation++;
-          const lostAt = run.step;
+          lostAt = run.step;
           const deviceLosses = run.summary.deviceLosses + 1;
           const info = await gpu.lost;
           notice({ kind: 'device-lost', step: lostAt, message: `The GPU device was lost at step ${lostAt} (${info.reason}${info.message ? `: ${info.message.replace(/\.$/, '')}` : ''}).` });
@@ -342,11 +606,7 @@ export class TrainHost {
           if (deviceLosses > MAX_RECOVERIES) throw new DeviceLostError(`The GPU device was lost ${deviceLosses} times during this run; it was stopped.`, 'Check the GPU driver, then resume the run.');
           trainer = null; // its buffers died with the device
           await this.deps.recover(signal);
-          trainer = await this.prepare(run, examples, signal);
-          dropAfter(trainer.step);
-          const redo = lostAt - trainer.step;
-          update({ ...run, step: trainer.step, summary: { ...run.summary, lostSteps: run.summary.lostSteps + redo } });
-          notice({ kind: 'recovered', step: trainer.step, message: `Recovered on a new device: resumed from the checkpoint at step ${trainer.step}${redo ? `, redoing ${redo} step${redo === 1 ? '' : 's'}` : ''}.` });
+          at = await this.position(run, inputs);
         }
       }
       if (outcome === 'cancelled') {
@@ -356,9 +616,9 @@ export class TrainHost {
       } else {
         update({ ...run, status: outcome });
       }
-      return { runId: run.id, status: outcome, step: trainer.step, totalSteps: run.totalSteps };
+      return { runId: run.id, status: outcome, step: run.step, totalSteps: run.totalSteps };
     } catch (err) {
-      update({ ...run, status: isDeviceLoss(err) ? 'paused' : 'failed', error: errorInfo(err) });
+      if (errorInfo(err).name !== 'CancelledError') update({ ...run, status: isDeviceLoss(err) ? 'paused' : 'failed', error: errorInfo(err) });
       throw err;
     } finally {
       if (trainer && !trainer.gpu.isLost) trainer.release();
@@ -366,6 +626,15 @@ export class TrainHost {
     }
   }
 
+  /** Put the run's trained weights into the loaded student (chat and the Arena then use them). */
+  private async activate(runId: string, requestId: RequestId): Promise<void> {
+    if (this.active) throw new LabError('TrainBusyError', 'A training run is going.', 'Try again when it has finished or is paused.');
+    await this.deps.runJob('loading trained weights', requestId, async (signal) => {
+      const run = await getTrainRun(await this.deps.db(), runId);
+      if (!run) throw new LabError('RunNotFoundError', `There is no training run "${runId}" in this browser's storage.`);
+      await this.materialise(run, 'model', signal);
+    });
+  }
   private async export(runId: string, kind: ExportKind, sink: Sink<ExportEvent>, requestId: RequestId): Promise<ExportResult> {
     if (this.active) throw new LabError('TrainBusyError', 'A training run is going.', 'Export when it has finished or is paused.');
     return this.deps.runJob('exporting', requestId, async (signal) => {

@@ -1,6 +1,7 @@
 // Planning a training run in the worker, before any GPU work: check the options, tokenise the SFT
 // data with the model's tokenizer (a preview of what the model will see, counts of what was cut),
 // resolve the run length, and estimate memory against the budget (a refusal carries its advice).
+// Distillation data and caches are planned in ./train-distill.ts with the same helpers.
 import type { ErrorInfo } from '../src/engine/api.ts';
 import { errorInfo } from '../src/engine/api.ts';
 import { LabError } from '../src/engine/errors.ts';
@@ -11,6 +12,8 @@ import { IGNORE, tokenizeSft, type TokenizeReport } from '../src/distill/data/sf
 import type { ModelConfig } from '../src/formats/config.ts';
 import type { Tokenizer } from '../src/formats/tokenizer.ts';
 import type { DataSummary, MemoryReport, TrainData, TrainOptions, TrainPlan } from '../src/engine/train-api.ts';
+import { KD_LOSSES } from '../src/engine/train-api.ts';
+import { TOPK_MAX_K } from '../src/engine/kernels/topk/topk.ts';
 
 export class TrainOptionsError extends LabError {
   constructor(field: string, message: string) {
@@ -42,6 +45,7 @@ export function validateOptions(o: TrainOptions): void {
   wholeAtLeast('Checkpoint every', o.checkpointEvery, 1);
   wholeAtLeast('Seed', o.seed, 0);
   finiteAtLeast('Memory budget', o.budgetMiB, 0, false);
+  validateLoss(o);
   if (o.mode === 'lora') {
     try {
       validateLora(loraConfigOf(o));
@@ -49,6 +53,30 @@ export function validateOptions(o: TrainOptions): void {
       throw new TrainOptionsError('LoRA', errorInfo(err).message);
     }
   }
+}
+
+const OBJECTIVES: readonly string[] = ['sft', ...KD_LOSSES, 'dckd', 'adpa', 'adpa+'];
+
+function inUnit(field: string, v: number): void {
+  if (!(v >= 0 && v <= 1)) throw new TrainOptionsError(field, `must be in [0, 1], got ${v}.`);
+}
+
+/** The objective's weights and options (docs/distillation.md); a stored run without them is SFT. */
+function validateLoss(o: TrainOptions): void {
+  const l = o.loss;
+  if (!l) return;
+  if (!OBJECTIVES.includes(l.objective)) throw new TrainOptionsError('Loss', `"${l.objective}" is not one of ${OBJECTIVES.join(', ')}.`);
+  for (const [family, weights] of Object.entries(l.weights)) {
+    for (const [name, v] of Object.entries(weights)) {
+      if (!Number.isFinite(v)) throw new TrainOptionsError(`Weight w_${name} (${family})`, `must be a number, got ${v}.`);
+    }
+  }
+  inUnit('Skew λ', l.skewLambda);
+  inUnit('JSD β', l.jsdBeta);
+  if (l.advantage !== 'parity' && l.advantage !== 'signed') throw new TrainOptionsError('Advantage', `must be parity or signed, got "${l.advantage}".`);
+  finiteAtLeast('Advantage β', l.advantageBeta, 0, false);
+  wholeAtLeast('ŷ length', l.maxNewTokens, 1);
+  if (!Number.isSafeInteger(l.k) || l.k < 1 || l.k > TOPK_MAX_K) throw new TrainOptionsError('Top-K', `must be a whole number in 1 … ${TOPK_MAX_K}, got ${l.k}.`);
 }
 
 export function loraConfigOf(o: TrainOptions): LoraConfig {
@@ -103,12 +131,13 @@ export function summarizeData(data: TrainData, report: TokenizeReport, tok: Toke
   };
 }
 
-export function shapeOf(o: TrainOptions, seqLen: number): TrainShape {
+/** `rows`: sequences per example in a micro-batch (DCKD and ADPA lay out two per pair). */
+export function shapeOf(o: TrainOptions, seqLen: number, rows = 1): TrainShape {
   return {
     mode: o.mode,
     loraRank: o.lora.rank,
     loraTargets: o.lora.targets,
-    batchSize: o.batchSize,
+    batchSize: o.batchSize * rows,
     seqLen,
     optimizer: trainConfigOf(o, 1).optimizer,
   };
@@ -121,8 +150,8 @@ export interface DeviceLimits {
 }
 
 /** The estimate and, when it does not fit, the refusal with its advice. */
-export function memoryPlan(config: ModelConfig, o: TrainOptions, seqLen: number, limits: DeviceLimits): { memory: MemoryReport; refusal: ErrorInfo | null; error: MemoryPlanError | null } {
-  const shape = shapeOf(o, seqLen);
+export function memoryPlan(config: ModelConfig, o: TrainOptions, seqLen: number, limits: DeviceLimits, rows = 1): { memory: MemoryReport; refusal: ErrorInfo | null; error: MemoryPlanError | null } {
+  const shape = shapeOf(o, seqLen, rows);
   const budgetBytes = o.budgetMiB * 2 ** 20;
   const e = estimateTrainingMemory(config, shape);
   const parts = e.weights + e.gradients + e.optimizer + e.activations + e.logits;

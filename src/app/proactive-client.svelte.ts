@@ -3,7 +3,7 @@
 // which role by default, the scenarios in use (the bundled set, or files the person picked), the
 // prompt templates in use, and turning a choice ("endpoint X", "the local student") into a
 // ChatBackend. Kept for the page's lifetime (created on first use), like the other panel states.
-import { errorInfo, type ErrorInfo, type GenerateEvent } from '../engine/api.ts';
+import { errorInfo, type ErrorInfo, type GenerateEvent, type ModelCard } from '../engine/api.ts';
 import { LabError } from '../engine/errors.ts';
 import type { ChatBackend } from '../llm/chat.ts';
 import { endpointBackend, exportEndpoints, importEndpoints, newEndpoint, type EndpointSettings } from '../llm/endpoint-settings.ts';
@@ -24,10 +24,15 @@ export type Role = 'model' | 'judge' | 'user';
 export const ROLE_LABELS: Record<Role, string> = { model: 'Model under test', judge: 'Judge', user: 'Simulated user' };
 
 /**
- * A backend the person can pick: `endpoint:<id>` or `local` (the student loaded in the engine).
+ * A backend the person can pick: `endpoint:<id>`, `local` (the student loaded in the engine) or
+ * `local:compare` (the model in the engine's compare slot, e.g. the student before training).
  * Strings, so they sit in <select> values and in stored run records as they are.
  */
-export type BackendKey = `endpoint:${string}` | 'local';
+export type BackendKey = `endpoint:${string}` | LocalKey;
+export type LocalKey = 'local' | 'local:compare';
+
+/** The engine slot of the Arena's second local model. */
+export const COMPARE_SLOT = 'compare';
 
 export interface BackendOption {
   key: BackendKey;
@@ -79,6 +84,8 @@ export class ProactiveClient {
   storageError = $state.raw<ErrorInfo | null>(null);
   /** Prompt templates whose saved edit was made on an older built-in version. */
   outdatedPrompts = $state.raw<PromptId[]>([]);
+  /** What a local model is, when known ("before training"), for the model it was said of (a new load drops it). */
+  localNotes = $state.raw<Partial<Record<LocalKey, { card: ModelCard; note: string }>>>({});
   ready: Promise<void>;
 
   constructor(private readonly engine: EngineClient) {
@@ -187,11 +194,30 @@ export class ProactiveClient {
 
   // ---- backends ----------------------------------------------------------------------------------
 
-  /** Every model the person can put to the test: the local student (when loaded) and each endpoint. */
+  /** The engine's model behind a local key (null: none loaded). */
+  localCard(key: LocalKey): ModelCard | null {
+    return key === 'local' ? this.engine.model : this.engine.slotCard(COMPARE_SLOT);
+  }
+
+  /** Say what a loaded local model is (shown in its label until another model is loaded there). */
+  noteLocal(key: LocalKey, note: string): void {
+    const card = this.localCard(key);
+    if (card) this.localNotes = { ...this.localNotes, [key]: { card, note } };
+  }
+
+  #localLabel(key: LocalKey, card: ModelCard): string {
+    const n = this.localNotes[key];
+    const note = n && n.card === card ? `, ${n.note}` : '';
+    return `${card.name} (${key === 'local' ? 'local student' : 'local: compare slot'}${note})`;
+  }
+
+  /** Every model the person can put to the test: the local student and the compare slot (when loaded) and each endpoint. */
   get modelOptions(): BackendOption[] {
-    const options: BackendOption[] = this.endpoints.map((e) => ({ key: `endpoint:${e.id}`, label: e.label }));
-    if (this.engine.model) options.unshift({ key: 'local', label: `${this.engine.model.name} (local student)` });
-    return options;
+    const locals = (['local', 'local:compare'] as const).flatMap((key) => {
+      const card = this.localCard(key);
+      return card ? [{ key, label: this.#localLabel(key, card) }] : [];
+    });
+    return [...locals, ...this.endpoints.map((e): BackendOption => ({ key: `endpoint:${e.id}`, label: e.label }))];
   }
 
   /** The default model: the role's endpoint, else the local student, else the first endpoint. */
@@ -206,12 +232,23 @@ export class ProactiveClient {
       const card = this.engine.model;
       return { id: `local:${card?.id ?? 'none'}`, label: card ? `${card.name} (local)` : 'local student' };
     }
+    if (key === 'local:compare') {
+      const card = this.localCard(key);
+      return { id: `${COMPARE_SLOT}:${card?.id ?? 'none'}`, label: card ? `${card.name} (compare slot)` : 'compare slot' };
+    }
     const e = this.endpoint(key.slice('endpoint:'.length));
     return { id: key, label: e?.label ?? key };
   }
 
-  /** The backend for a model reference id (`endpoint:<id>` or `local:<card id>`); throws when it is gone. */
+  /** The backend for a model reference id (`endpoint:<id>`, `local:<card id>` or `compare:<card id>`); throws when it is gone. */
   backendForRef(id: string): ChatBackend {
+    if (id.startsWith(`${COMPARE_SLOT}:`)) {
+      const want = id.slice(COMPARE_SLOT.length + 1);
+      if (this.localCard('local:compare')?.id !== want) {
+        throw new ProactiveClientError(`The model "${want}" is not loaded in the compare slot.`, 'Load it there again (Train panel: Compare in the Arena), then try again.');
+      }
+      return this.backend('local:compare');
+    }
     if (id.startsWith('local:')) {
       const want = id.slice('local:'.length);
       if (this.engine.model?.id !== want) {
@@ -223,18 +260,23 @@ export class ProactiveClient {
   }
 
   backend(key: BackendKey): ChatBackend {
-    if (key === 'local') {
-      const card = this.engine.model;
-      if (!card) throw new ProactiveClientError('No local student is loaded.', 'Load one in Models, or pick an endpoint model.');
+    if (key === 'local' || key === 'local:compare') {
+      const card = this.localCard(key);
+      if (!card) {
+        throw key === 'local'
+          ? new ProactiveClientError('No local student is loaded.', 'Load one in Models, or pick an endpoint model.')
+          : new ProactiveClientError('No model is loaded in the compare slot.', 'Use "Compare in the Arena" on a finished training run, or pick another model.');
+      }
       const engine = this.engine;
+      const slot = key === 'local' ? undefined : COMPARE_SLOT;
       let n = 0;
       // The engine worker cancels by request id; an AbortSignal cannot cross to it.
       const generator = inProcessGenerator((request, onEvent: (e: GenerateEvent) => void, signal) => {
         const requestId = `arena-${Date.now().toString(36)}-${++n}`;
         signal.addEventListener('abort', () => void engine.cancel(requestId), { once: true });
-        return engine.generate(request, onEvent, requestId);
+        return engine.generate(slot ? { ...request, slot } : request, onEvent, requestId);
       });
-      return new LocalEngineChat(generator, `${card.name} (local)`);
+      return new LocalEngineChat(generator, `${card.name} (${key === 'local' ? 'local' : 'compare slot'})`);
     }
     return this.endpointBackend(key.slice('endpoint:'.length));
   }

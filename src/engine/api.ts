@@ -178,6 +178,8 @@ export interface GenerateRequest {
   sampling: SamplingOptions;
   /** Generation ends before the first of these strings. */
   stop?: string[];
+  /** The model slot that generates (default 'student'; e.g. the Arena's 'compare'). */
+  slot?: ModelSlot;
 }
 
 /** Streamed while generating: each token with the text it completes, then any held-back text. */
@@ -239,9 +241,10 @@ export interface EngineApi {
   /** Free the loaded model's GPU memory (weights and KV cache). */
   unloadModel(): Promise<void>;
   /**
-   * Generate with the loaded model, streaming text. A chat turn that extends the previous one reuses
-   * its KV cache. Cancellation is not an error here: `cancel(requestId)` ends generation after the
-   * current token and the promise resolves with what was generated and `stop: 'cancelled'`.
+   * Generate with the loaded model (or the model of `request.slot`), streaming text. A chat turn
+   * that extends the previous one reuses its KV cache. Cancellation is not an error here:
+   * `cancel(requestId)` ends generation after the current token and the promise resolves with what
+   * was generated and `stop: 'cancelled'`.
    */
   generate(request: GenerateRequest, sink: Sink<GenerateEvent>, requestId: RequestId): Promise<GenerateResult>;
   /**

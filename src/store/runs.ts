@@ -4,7 +4,7 @@
 // `runMetrics`, one record per optimiser step. The worker writes them while it trains; the page
 // reads them after a reload to show the run and resume it.
 import type { ErrorInfo } from '../engine/api.ts';
-import type { TrainOptions } from '../engine/train-api.ts';
+import type { DistillRunInfo, TrainOptions } from '../engine/train-api.ts';
 import type { TrainConfig } from '../distill/trainer/trainer.ts';
 import { deleteCheckpoints, type CheckpointInfo } from './checkpoints.ts';
 import { deleteChunked, getChunked, isQuotaError, putChunked, StorageQuotaError, type LabDb, type LabSchema } from './db.ts';
@@ -14,7 +14,7 @@ export type TrainStatus = 'running' | 'paused' | 'finished' | 'cancelled' | 'fai
 
 /** Something the person should know about a run (shown in the panel, kept with the run). */
 export interface RunNotice {
-  kind: 'device-lost' | 'recovered' | 'resumed' | 'checkpoint-failed' | 'metrics-not-stored';
+  kind: 'device-lost' | 'recovered' | 'resumed' | 'checkpoint-failed' | 'metrics-not-stored' | 'stage';
   step: number;
   at: number;
   message: string;
@@ -50,6 +50,8 @@ export interface TrainRunRecord {
   notices: RunNotice[];
   summary: { loss: number | null; tokens: number; trainMs: number; deviceLosses: number; lostSteps: number };
   error: ErrorInfo | null;
+  /** Distillation runs: the data set, caches and stages (ADPA+ has two); absent for SFT. */
+  distill?: DistillRunInfo;
 }
 
 /** One optimiser step's metrics, as stored and charted. */

@@ -289,6 +289,14 @@ export class ArenaState {
     this.#controller?.abort();
   }
 
+  /** Two local models side by side: the compare slot on the left (before), the student on the right (after). */
+  showBeforeAfter(): void {
+    if (this.busy) return;
+    this.reset();
+    this.sideBySide = true;
+    this.picks = { ...this.picks, modelA: 'local:compare', modelB: 'local' };
+  }
+
   /** Forget the sides (a new scenario or new models). */
   reset(): void {
     if (this.busy) return;

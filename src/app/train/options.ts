@@ -1,7 +1,27 @@
 // The Train panel's defaults and the one-line explanations shown under each option, plus small
 // helpers for metric values and the time left.
-import type { TrainOptions } from '../../engine/train-api.ts';
+import type { LossSettings, TrainOptions } from '../../engine/train-api.ts';
 import type { ProjectionName } from '../../engine/models/weights.ts';
+import { DEFAULT_JSD_BETA, DEFAULT_SKEW_LAMBDA } from '../../distill/losses/definitions.ts';
+import { DEFAULT_WEIGHTS } from '../../distill/losses/recipes.ts';
+
+const W = DEFAULT_WEIGHTS;
+
+/** The objective's defaults: SFT, and the reference defaults of docs/distillation.md for every weight and option. */
+export const DEFAULT_LOSS: LossSettings = {
+  objective: 'sft',
+  weights: {
+    kd: { sft: W.kd.sft!, kd: W.kd.kd! },
+    dckd: { sft: W.dckd.sft!, kd: W.dckd.kd!, c: W.dckd.c!, r: W.dckd.r! },
+    adpa: { sft: W.adpa.sft!, adpa: W.adpa.adpa! },
+  },
+  skewLambda: DEFAULT_SKEW_LAMBDA,
+  jsdBeta: DEFAULT_JSD_BETA,
+  advantage: 'parity',
+  advantageBeta: 1,
+  maxNewTokens: 128,
+  k: 50,
+};
 
 export const DEFAULT_OPTIONS: TrainOptions = {
   mode: 'lora',
@@ -21,6 +41,7 @@ export const DEFAULT_OPTIONS: TrainOptions = {
   checkpointEvery: 50,
   seed: 0,
   budgetMiB: 4096,
+  loss: DEFAULT_LOSS,
 };
 
 /** A fresh copy of the defaults (the panel edits its own). */
@@ -74,3 +95,31 @@ export function etaMs(stepMs: readonly number[], remaining: number, window = 20)
   if (recent.length === 0 || remaining <= 0) return remaining <= 0 ? 0 : null;
   return (recent.reduce((a, b) => a + b, 0) / recent.length) * remaining;
 }
+
+/** One line under each objective, weight and option of the distillation losses (docs/distillation.md). */
+export const LOSS_HELP = {
+  objective: {
+    sft: 'Supervised fine-tuning: cross-entropy on the responses of a data file.',
+    kd: 'Knowledge distillation from a teacher cache on the chosen responses: one divergence between teacher and student over the K+1 bins.',
+    dckd: 'Dual-constrained KD: match the preference-aligned teacher on both the chosen and the rejected response of each pair.',
+    adpa: 'Advantage-guided: the student writes ŷ, the teacher and a reference score it, and the student moves toward the tokens the teacher prefers.',
+    'adpa+': 'Two stages in one run: DCKD, then ADPA from the DCKD student, with ŷ written by it.',
+  },
+  zoo: 'Forward KL is the classic KD; reverse KL is mode-seeking; the skew KLs (DistiLLM), generalised JSD (GKD) and total variation sit between.',
+  kdSft: 'Cross-entropy on the response next to the divergence; 0 is pure distillation.',
+  kd: 'Scales the divergence to the teacher.',
+  sft: 'Cross-entropy on the chosen response y_w: keeps the student fluent on the preferred answers.',
+  dckd: 'Scales both teacher terms below.',
+  c: 'KL to the teacher on the chosen responses y_w (inside w_kd).',
+  r: 'KL to the teacher on the rejected responses y_l: the student also matches how the teacher would answer badly (inside w_kd).',
+  adpa: 'Advantage term on ŷ: raises the tokens the DPO teacher favours over the reference model.',
+  lambda: 'Skew KL mixes λ of one distribution into the other (DistiLLM); the reference uses 0.1.',
+  beta: 'Mixture weight of the generalised JSD (GKD): 0 is forward KL, 1 reverse KL.',
+  advantage: {
+    parity: 'As the reference implementation: Â clamped to [1e-8, 1 − 1e-8], so negative advantages count as 1e-8 and those above 1 saturate.',
+    signed: 'Departs from the reference implementation: β·Â without the clamp, so tokens the teacher disfavours are pushed down.',
+  },
+  advantageBeta: 'Scales the signed advantage β·Â.',
+  maxNewTokens: 'Tokens the student writes per prompt for ŷ (greedy), when the run builds its ADPA data.',
+  k: 'Teacher and reference probabilities kept per position in the caches built for ŷ (at most 64).',
+} as const;
