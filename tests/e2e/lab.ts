@@ -84,6 +84,10 @@ export interface AxeViolation {
  */
 export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
   const source = await readFile('node_modules/axe-core/axe.min.js', 'utf8');
+  // Colours fade on theme changes; measuring contrast mid-fade reports colours nobody sees.
+  // With reduced motion the page drops its transitions (base.css), then two frames settle it.
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
   await page.evaluate(source);
   return page.evaluate(async () => {
     type AxeResult = { violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] };
