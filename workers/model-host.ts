@@ -10,7 +10,6 @@ import { GenerationSession } from '../src/engine/models/generate.ts';
 import { KvCache } from '../src/engine/models/kv-cache.ts';
 import { loadDecoder, type LoadedModel } from '../src/engine/models/load.ts';
 import { generateText } from '../src/engine/models/text-generation.ts';
-import { weightTensors } from '../src/engine/models/weights.ts';
 import { parameterCount } from '../src/formats/config.ts';
 import { loadModelFiles, type ModelFiles } from '../src/formats/model-files.ts';
 import { RateMeter } from '../src/formats/progress.ts';
@@ -207,7 +206,6 @@ function releaseLoaded({ model, session }: Loaded): void {
 }
 
 function releaseModel(model: LoadedModel): void {
-  for (const t of weightTensors(model.decoder.weights)) t.release();
   model.decoder.release();
 }
 

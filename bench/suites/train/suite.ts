@@ -79,7 +79,7 @@ async function matmulRate(gpu: Gpu): Promise<number> {
   return (2 * n ** 3) / (median(samples) * 1e6);
 }
 
-async function measure(gpu: Gpu, c: Case, mode: 'full' | 'lora', steps: number): Promise<{ msPerStep: number[]; tokens: number; peak: number; params: number }> {
+async function measure(gpu: Gpu, c: Case, mode: 'full' | 'lora', steps: number, recompute = false): Promise<{ msPerStep: number[]; tokens: number; peak: number; params: number }> {
   const decoder = initDecoder(gpu, c.config, 1, 0.02);
   if (mode === 'lora') attachLora(gpu, decoder.weights, { rank: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, Rng.fromSeed(2));
   const rng = Rng.fromSeed(3);
@@ -99,6 +99,7 @@ async function measure(gpu: Gpu, c: Case, mode: 'full' | 'lora', steps: number):
     gradAccum: 1,
     maxGradNorm: 1,
     seed: 5,
+    recompute,
   });
   await trainer.trainStep(); // warm-up: pipelines, optimiser state
   const msPerStep: number[] = [];
@@ -117,7 +118,7 @@ export const suite: Suite = {
     const device = describeAdapter(gpu.report);
     const notes: string[] = [];
     const measurements: Measurement[] = [];
-    const table = [['config', 'params', 'tokens/step', 'full tok/s', 'LoRA tok/s', 'full MFU', 'full B/param', 'LoRA B/param', 'LoRA/full peak']];
+    const table = [['config', 'params', 'tokens/step', 'full tok/s', 'LoRA tok/s', 'LoRA+rc tok/s', 'full MFU', 'full B/param', 'LoRA B/param', 'LoRA+rc B/param', 'LoRA/full peak', 'LoRA+rc/full peak']];
     try {
       const rate = await matmulRate(gpu);
       notes.push(`${device}; our matmul at 512³: ${fmt(rate)} GFLOP/s (the MFU denominator).`);
@@ -126,9 +127,10 @@ export const suite: Suite = {
         const steps = ctx.quick ? 2 : 4;
         const full = await measure(gpu, c, 'full', steps);
         const lora = await measure(gpu, c, 'lora', steps);
+        const loraRc = await measure(gpu, c, 'lora', steps, true);
         const tps = (r: typeof full) => (r.tokens * 1000) / median(r.msPerStep);
         const mfu = (tps(full) * flopsPerToken(c.config, c.seq)) / (rate * 1e9);
-        for (const [impl, r] of [['full', full], ['lora', lora]] as const) {
+        for (const [impl, r] of [['full', full], ['lora', lora], ['lora+recompute', loraRc]] as const) {
           measurements.push({ case: c.name, host: HOST, impl: `ours:${impl}`, value: tps(r), unit: 'tokens/s', samplesMs: r.msPerStep, opsPerSubmit: 1, check: 'ok', device });
         }
         table.push([
@@ -137,16 +139,19 @@ export const suite: Suite = {
           String(full.tokens),
           fmt(tps(full)),
           fmt(tps(lora)),
+          fmt(tps(loraRc)),
           `${fmt(mfu * 100, 1)}%`,
           fmt(full.peak / full.params, 1),
           fmt(lora.peak / lora.params, 1),
+          fmt(loraRc.peak / loraRc.params, 1),
           `${fmt((lora.peak / full.peak) * 100, 1)}%`,
+          `${fmt((loraRc.peak / full.peak) * 100, 1)}%`,
         ]);
       }
     } finally {
       await gpu.destroy();
     }
-    notes.push('tok/s: tokens per optimiser step over its median wall time (forward, loss, backward, grad norm readback, AdamW). MFU counts 6·params·tokens plus attention. Peak bytes from our allocator (weights, gradients, optimiser state, activations, logits). LoRA: rank 8 on all seven projections.');
+    notes.push('tok/s: tokens per optimiser step over its median wall time (forward, loss, backward, grad norm readback, AdamW). MFU counts 6·params·tokens plus attention. Peak bytes from our allocator (weights, gradients, optimiser state, activations, logits). LoRA: rank 8 on all seven projections; +rc: with activation recomputation (only layer inputs kept).');
     return { title: 'training throughput (SFT step, AdamW)', table, notes, measurements };
   },
 };

@@ -56,6 +56,8 @@ const USAGE = `student-lab train --model <dir|url|repo-id> --data <file.jsonl> -
   --lora r=4,alpha=8,dropout=0,targets=q_proj,v_proj   train LoRA adapters instead of all weights
   --lora-init DIR        start from this PEFT adapter (its r/alpha/targets are used)
   --merge                with LoRA: export the merged model instead of the adapter
+  --recompute            activation recomputation: keep only layer inputs, run each layer again in
+                         the backward pass (less memory, about a third more compute)
   --checkpoint-every N   write <out>/checkpoint.safetensors every N steps (default 50)
   --resume               continue from <out>/checkpoint.safetensors
   --budget-mib M         GPU memory budget for the pre-flight estimate (default 4096)
@@ -153,7 +155,7 @@ export const command: Command = {
   summary: 'fine-tune or distil a model (full or LoRA) and export it',
   usage: USAGE,
   async run(argv, io: CliIo) {
-    const args = parseArgs(argv, { values: VALUES, booleans: ['resume', 'merge', 'signed-advantage'] });
+    const args = parseArgs(argv, { values: VALUES, booleans: ['resume', 'merge', 'signed-advantage', 'recompute'] });
     const out = requireFlag(args, 'out');
     const dataFile = requireFlag(args, 'data');
     const lossArg = stringFlag(args, 'loss') ?? 'sft';
@@ -261,7 +263,7 @@ export const command: Command = {
       }
       checkMemoryPlan(
         decoder.config,
-        { mode: lora ? 'lora' : 'full', loraRank: lora?.rank, loraTargets: lora?.targets, batchSize: batchSize * Math.max(...stages.map((s) => s.rowsPerExample)), seqLen, optimizer },
+        { mode: lora ? 'lora' : 'full', loraRank: lora?.rank, loraTargets: lora?.targets, batchSize: batchSize * Math.max(...stages.map((s) => s.rowsPerExample)), seqLen, optimizer, recompute: boolFlag(args, 'recompute') },
         { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, maxBufferSize: gpu.limits.maxBufferSize, budgetBytes: numberFlag(args, 'budget-mib', 4096)! * 2 ** 20 },
       );
       if (lora) attachLora(gpu, decoder.weights, lora, Rng.fromSeed(seed), initial);
@@ -283,6 +285,7 @@ export const command: Command = {
           gradAccum,
           maxGradNorm: numberFlag(args, 'max-grad-norm', 1)!,
           seed,
+          recompute: boolFlag(args, 'recompute'),
         };
         const trainer = new Trainer(gpu, decoder, await stage.source(), config);
         const checkpointPath = join(out, stages.length > 1 ? `checkpoint-${stage.name}.safetensors` : 'checkpoint.safetensors');

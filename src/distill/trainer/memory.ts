@@ -17,6 +17,8 @@ export interface TrainShape {
   batchSize: number;
   seqLen: number;
   optimizer: OptimizerConfig;
+  /** Activation recomputation: only layer inputs are kept between forward and backward. */
+  recompute?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -60,7 +62,9 @@ export function estimateTrainingMemory(c: ModelConfig, s: TrainShape): MemoryEst
   // Per token per layer, what ForwardTrace keeps (see decoder.ts LayerTrace), plus the attention
   // probabilities [B, H, T, T] = N·H·T values.
   const perTokenLayer = 4 * h + 2 + 2 * q + 2 * kv + 3 * I + c.numHeads * s.seqLen + (c.qkNorm ? q + kv + c.numHeads + c.numKvHeads : 0);
-  const activations = (c.numLayers * perTokenLayer + 3 * h) * N * F32;
+  // With recomputation: every layer's input, plus one layer's activations while it is recomputed.
+  const kept = s.recompute ? c.numLayers * h + perTokenLayer : c.numLayers * perTokenLayer;
+  const activations = (kept + 3 * h) * N * F32;
   const logits = N * c.vocabSize * F32;
   const weights = (params + (s.mode === 'lora' ? trainable : 0)) * F32;
   const gradients = trainable * F32;
@@ -114,6 +118,7 @@ export function checkMemoryPlan(c: ModelConfig, s: TrainShape, limits: { maxStor
   }
   if (e.total > limits.budgetBytes) {
     if (s.mode === 'full') advice.push('LoRA instead of full fine-tuning');
+    if (!s.recompute) advice.push('activation recomputation');
     const b = smallerBatch(e.activations + e.logits, Math.max(1, limits.budgetBytes - e.weights - e.gradients - e.optimizer));
     if (b < s.batchSize) advice.push(`a batch size of ${b} with gradient accumulation`);
     if (s.seqLen > 128) advice.push(`a maximum length of ${Math.max(64, Math.floor(s.seqLen / 2))} tokens`);

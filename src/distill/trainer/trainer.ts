@@ -37,6 +37,8 @@ export interface TrainConfig {
   decayAll?: boolean;
   /** Stop after this many consecutive steps with a non-finite loss or gradient. */
   maxBadSteps?: number;
+  /** Activation recomputation: keep only layer inputs, run each layer's forward again in backward. */
+  recompute?: boolean;
 }
 
 export interface StepMetrics {
@@ -147,7 +149,7 @@ export class Trainer {
       maxPosition: rows.T - 1,
       dropoutSeed: this.config.mode === 'lora' ? dropoutSeed : undefined,
     };
-    const trace = newTrace();
+    const trace = newTrace(this.config.recompute ?? false);
     const teacher = m.teacher ? uploadTeacher(gpu, m.teacher) : undefined;
     try {
       const hidden = decoder.forward(input, undefined, trace);

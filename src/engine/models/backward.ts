@@ -14,7 +14,7 @@ import { scatterAddRows } from '../kernels/scatter/scatter.ts';
 import { extractColumns } from '../kernels/columns/columns.ts';
 import { rowWindows } from '../windows.ts';
 import type { Tensor } from '../tensor.ts';
-import { projectionSeed, type Decoder, type ForwardInput, type ForwardTrace, type LayerTrace } from './decoder.ts';
+import { projectionSeed, releaseLayerTrace, type Decoder, type ForwardInput, type ForwardTrace, type LayerTrace } from './decoder.ts';
 import { loraParamNames } from './lora.ts';
 import { PROJECTIONS, type Linear, type ProjectionName } from './weights.ts';
 
@@ -87,7 +87,8 @@ class BackwardContext {
 export function decoderBackward(decoder: Decoder, input: ForwardInput, trace: ForwardTrace, dLogits: Tensor, grads: GradMap): void {
   const { gpu, config: c, weights: w } = decoder;
   const N = input.B * input.T;
-  if (!trace.hidden || !trace.xFinal || !trace.finalRstd || trace.layers.length !== c.numLayers) {
+  const kept = trace.recompute ? trace.inputs.length : trace.layers.length;
+  if (!trace.hidden || !trace.xFinal || !trace.finalRstd || kept !== c.numLayers) {
     throw new ShapeError('decoderBackward: the forward was not traced (pass a ForwardTrace to forward()).');
   }
   if (dLogits.numel !== N * c.vocabSize) throw new ShapeError(`decoderBackward: dLogits must be [${N}, ${c.vocabSize}].`);
@@ -99,7 +100,9 @@ export function decoderBackward(decoder: Decoder, input: ForwardInput, trace: Fo
     let dx = rmsnormBackward(gpu, dHidden, trace.xFinal, w.finalNorm, trace.finalRstd, ctx.grad('model.norm.weight') ?? null);
     dHidden.release();
     for (let i = c.numLayers - 1; i >= 0; i--) {
-      const next = layerBackward(decoder, ctx, i, trace.layers[i], input, dx);
+      const layer = trace.recompute ? decoder.recomputeLayer(i, trace.inputs[i], input) : trace.layers[i];
+      const next = layerBackward(decoder, ctx, i, layer, input, dx);
+      if (trace.recompute) releaseLayerTrace(layer, true);
       dx.release();
       dx = next;
     }

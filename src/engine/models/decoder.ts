@@ -18,7 +18,8 @@ import { rowLinear, rowLinearBindings } from '../kernels/row-linear/row-linear.t
 import { rowWindows } from '../windows.ts';
 import { expectDType, expectShape, type Tensor } from '../tensor.ts';
 import type { KvCache } from './kv-cache.ts';
-import type { DecoderWeights, LayerWeights, Linear } from './weights.ts';
+import { weightTensors, type DecoderWeights, type LayerWeights, type Linear } from './weights.ts';
+import { detachLora } from './lora.ts';
 
 /** What one layer's backward needs from its forward. */
 export interface LayerTrace {
@@ -43,22 +44,37 @@ export interface LayerTrace {
 }
 
 export interface ForwardTrace {
+  /**
+   * Activation recomputation: keep only each layer's input (`inputs`) and run the layer's forward
+   * again in the backward pass, trading one more forward for most of the activation memory.
+   */
+  recompute: boolean;
+  /** Everything each layer's backward needs (without recomputation). */
   layers: LayerTrace[];
+  /** Each layer's input (with recomputation). */
+  inputs: Tensor[];
   xFinal: Tensor | null; // residual stream before the final norm
   hidden: Tensor | null; // final norm output (LM head input)
   finalRstd: Tensor | null;
 }
 
-export function newTrace(): ForwardTrace {
-  return { layers: [], xFinal: null, hidden: null, finalRstd: null };
+export function newTrace(recompute = false): ForwardTrace {
+  return { recompute, layers: [], inputs: [], xFinal: null, hidden: null, finalRstd: null };
+}
+
+/** Free a layer's kept activations; its input `x` too unless `keepInput`. */
+export function releaseLayerTrace(l: LayerTrace, keepInput = false): void {
+  for (const [name, t] of Object.entries(l)) if (!(keepInput && name === 'x')) (t as Tensor | null)?.release();
 }
 
 export function releaseTrace(trace: ForwardTrace): void {
-  for (const l of trace.layers) for (const t of Object.values(l)) (t as Tensor | null)?.release();
+  for (const l of trace.layers) releaseLayerTrace(l);
+  for (const x of trace.inputs) x.release();
   trace.xFinal?.release();
   trace.hidden?.release();
   trace.finalRstd?.release();
   trace.layers = [];
+  trace.inputs = [];
 }
 
 export interface ForwardInput {
@@ -137,9 +153,15 @@ export class Decoder {
     let x = embed(gpu, w.embed, input.ids);
     for (let i = 0; i < c.numLayers; i++) {
       const next = this.layer(i, w.layers[i], x, input, tables, cache, trace);
-      if (!trace) x.release();
+      if (trace?.recompute) {
+        // Keep the layer's input only; the backward pass runs the layer again (recomputeLayer).
+        releaseLayerTrace(trace.layers[i], true);
+        trace.inputs[i] = x;
+        delete trace.layers[i];
+      } else if (!trace) x.release();
       x = next;
     }
+    if (trace?.recompute) trace.layers = [];
     if (cache) cache.length += input.T;
     const { y, rstd } = rmsnorm(gpu, x, w.finalNorm, c.rmsNormEps);
     if (trace) {
@@ -151,6 +173,17 @@ export class Decoder {
       rstd.release();
     }
     return y;
+  }
+
+  /**
+   * Run layer `index` again from its kept input (activation recomputation) and return what its
+   * backward needs. Dropout masks come from the same seeds, so the result is the first forward's.
+   */
+  recomputeLayer(index: number, x: Tensor, input: ForwardInput): LayerTrace {
+    const scratch = newTrace();
+    const out = this.layer(index, this.weights.layers[index], x, input, this.ropeTables(input.maxPosition), undefined, scratch);
+    out.release();
+    return scratch.layers[index];
   }
 
   /** Logits [rows, vocab] from final hidden states [rows, hidden] (window by window for a large head). */
@@ -342,7 +375,10 @@ export class Decoder {
     return this.probsScratch;
   }
 
+  /** Free everything the decoder holds: its weights, any LoRA adapters and its scratch buffers. */
   release(): void {
+    for (const t of weightTensors(this.weights)) t.release();
+    detachLora(this.weights);
     this.probsScratch?.release();
     this.probsScratch = null;
     this.ropeBoth?.release();
