@@ -100,6 +100,7 @@ export function trainConfigOf(o: TrainOptions, examples: number): TrainConfig {
     gradAccum: o.gradAccum,
     maxGradNorm: o.maxGradNorm,
     seed: o.seed,
+    recompute: o.recompute,
   };
 }
 
@@ -140,6 +141,7 @@ export function shapeOf(o: TrainOptions, seqLen: number, rows = 1): TrainShape {
     batchSize: o.batchSize * rows,
     seqLen,
     optimizer: trainConfigOf(o, 1).optimizer,
+    recompute: o.recompute,
   };
 }
 

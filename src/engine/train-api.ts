@@ -94,6 +94,8 @@ export interface TrainOptions {
   seed: number;
   /** GPU memory the run may use; the estimate refuses configurations over it. */
   budgetMiB: number;
+  /** Activation recomputation: keep only layer inputs, run each layer again in the backward pass. */
+  recompute: boolean;
   /** The objective (SFT unless a distillation loss is chosen); ADPA+ runs `length` once per stage. */
   loss: LossSettings;
 }

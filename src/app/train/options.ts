@@ -41,6 +41,7 @@ export const DEFAULT_OPTIONS: TrainOptions = {
   checkpointEvery: 50,
   seed: 0,
   budgetMiB: 4096,
+  recompute: false,
   loss: DEFAULT_LOSS,
 };
 
@@ -74,6 +75,7 @@ export const HELP = {
   batchSize: 'Examples per forward pass. Memory grows with it.',
   gradAccum: 'Forward passes summed into one update: a larger effective batch without more memory.',
   maxGradNorm: 'Rescales updates whose gradient norm exceeds this, against spikes. 0 disables.',
+  recompute: 'Keeps only each layer’s input and computes the rest again during the backward pass: much less memory for about a third more compute.',
   schedule: 'How the learning rate changes over the run after warm-up.',
   warmup: 'Learning rate rises from 0 over this fraction of the steps (or this many steps, if ≥ 1).',
   maxLength: 'Tokens per example (at most the model’s context). Longer examples are cut or skipped.',
