@@ -29,7 +29,7 @@ import { LabError } from '../src/engine/errors.ts';
 import type { LoadedModel } from '../src/engine/models/load.ts';
 import { TOPK_MAX_K } from '../src/engine/kernels/topk/topk.ts';
 import { sequencesFor } from '../src/distill/cache/assemble.ts';
-import { scoreWithTeacher, type ScoredSequence } from '../src/distill/cache/build.ts';
+import { scoreWithTeacher, type ScoredSequence, type TeacherRows } from '../src/distill/cache/build.ts';
 import { generateStudentResponses } from '../src/distill/cache/student-responses.ts';
 import { fitPairs, renderPairs, responseTokens, type PreferenceSet, type TokenizedPair } from '../src/distill/data/preference.ts';
 import { DataError } from '../src/distill/data/records.ts';
@@ -72,13 +72,13 @@ export class CacheOptionsError extends LabError {
   }
 }
 
-const RESPONSE_LABEL = { chosen: 'chosen', rejected: 'rejected', student: 'ŷ' } as const;
+export const RESPONSE_LABEL = { chosen: 'chosen', rejected: 'rejected', student: 'ŷ' } as const;
 
 function whole(field: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new CacheOptionsError(field, `must be a whole number in ${min} … ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}, got ${v}.`);
 }
 
-function validateBuild(r: CacheBuildRequest): void {
+export function validateBuild(r: CacheBuildRequest): void {
   if (!['chosen', 'rejected', 'student'].includes(r.response)) throw new CacheOptionsError('Responses', `must be chosen, rejected or student, got "${r.response}".`);
   if (r.valueDType !== 'F16' && r.valueDType !== 'F32') throw new CacheOptionsError('Precision', `must be F16 or F32, got "${r.valueDType}".`);
   whole('K', r.k, 1, TOPK_MAX_K);
@@ -276,34 +276,10 @@ export class DataHost {
     return { scorer, student: r.response === 'student' ? student : null };
   }
 
-  /**
-   * Score the sequences into the build. Progress is written only at batch boundaries (counted from
-   * the first example, as the build started there or at an earlier boundary), at most every
-   * flushSeconds or chunk size, and when it stops early, so a resumed build forms the same batches.
-   */
-  private async scoreInto(build: TeacherCacheBuild, scorer: LoadedModel, seqs: ScoredSequence[], r: CacheBuildRequest, progress: BuildProgress, signal: AbortSignal): Promise<void> {
-    const start = build.nextExample;
-    const atBoundary = () => (build.nextExample - start) % r.batchSize === 0 || build.nextExample === build.examplesTotal;
-    const chunkPositions = Math.floor(TEACHER_CHUNK_BYTES / (r.k * 8));
-    let lastFlush = performance.now();
-    let unflushed = 0;
-    progress.startScoring(start);
-    try {
-      for await (const rows of scoreWithTeacher(scorer.decoder, seqs, { k: r.k, valueDType: r.valueDType, batchSize: r.batchSize, signal })) {
-        await build.add(rows);
-        unflushed += rows.tokens.length;
-        if (atBoundary() && (performance.now() - lastFlush >= this.flushMs || unflushed >= chunkPositions)) {
-          await build.flush();
-          lastFlush = performance.now();
-          unflushed = 0;
-        }
-        progress.scored(build.nextExample, rows.tokens.length);
-      }
-    } catch (err) {
-      // Keep what was computed (cancel, device loss…) when it ends on a batch boundary.
-      if (atBoundary()) await build.flush().catch(() => undefined);
-      throw err;
-    }
+  /** Score the sequences into the build (see scoreRowsInto). */
+  private scoreInto(build: TeacherCacheBuild, scorer: LoadedModel, seqs: ScoredSequence[], r: CacheBuildRequest, progress: BuildProgress, signal: AbortSignal): Promise<void> {
+    const rows = scoreWithTeacher(scorer.decoder, seqs, { k: r.k, valueDType: r.valueDType, batchSize: r.batchSize, signal });
+    return scoreRowsInto(build, rows, { batchSize: r.batchSize, k: r.k, flushMs: this.flushMs }, progress);
   }
 
   // ---- advantage, import, export, checks -----------------------------------------------------
@@ -388,8 +364,40 @@ export class DataHost {
   }
 }
 
+/**
+ * Write a scorer's rows (one example each, in data order, from the build's next example) into the
+ * build. Progress is written only at batch boundaries (counted from the first example, as the build
+ * started there or at an earlier boundary), at most every flushMs or chunk size, and when it stops
+ * early, so a resumed build forms the same batches. Shared with the ONNX teacher's builds
+ * (workers/teacher-host.ts).
+ */
+export async function scoreRowsInto(build: TeacherCacheBuild, scored: AsyncIterable<TeacherRows>, o: { batchSize: number; k: number; flushMs: number }, progress: BuildProgress): Promise<void> {
+  const start = build.nextExample;
+  const atBoundary = () => (build.nextExample - start) % o.batchSize === 0 || build.nextExample === build.examplesTotal;
+  const chunkPositions = Math.floor(TEACHER_CHUNK_BYTES / (o.k * 8));
+  let lastFlush = performance.now();
+  let unflushed = 0;
+  progress.startScoring(start);
+  try {
+    for await (const rows of scored) {
+      await build.add(rows);
+      unflushed += rows.tokens.length;
+      if (atBoundary() && (performance.now() - lastFlush >= o.flushMs || unflushed >= chunkPositions)) {
+        await build.flush();
+        lastFlush = performance.now();
+        unflushed = 0;
+      }
+      progress.scored(build.nextExample, rows.tokens.length);
+    }
+  } catch (err) {
+    // Keep what was computed (cancel, device loss…) when it ends on a batch boundary.
+    if (atBoundary()) await build.flush().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** The same settings, models and data give the same id: building them again resumes. */
-async function cacheIdOf(r: CacheBuildRequest, scorer: ModelCard, student: ModelIdentity | null): Promise<string> {
+export async function cacheIdOf(r: CacheBuildRequest, scorer: Pick<ModelCard, 'id'>, student: ModelIdentity | null): Promise<string> {
   const key = JSON.stringify([r.datasetId, r.response, scorer.id, student?.id ?? null, r.k, r.valueDType, r.maxLength, student ? r.maxNewTokens : 0, r.batchSize]);
   return `tc-${(await sha256Hex(new TextEncoder().encode(key))).slice(0, 16)}`;
 }
@@ -401,7 +409,7 @@ async function summaryOf(db: LabDb, id: string): Promise<TeacherCacheSummary> {
 }
 
 /** Throttled progress events with a rate and an ETA over this session of the build. */
-class BuildProgress {
+export class BuildProgress {
   private last = -Infinity;
   private t0 = 0;
   private startedAt = 0;

@@ -2,10 +2,13 @@
 // panel is shown): the caches stored in this browser with how they were built and their integrity
 // against the selected data set and the student; the build options; the build in progress with its
 // progress and cancel; resuming an interrupted build after a reload (reloading its teacher from the
-// weight cache first); import, export, delete, and the advantage of two caches.
-import { errorInfo, type ErrorInfo, type Sink } from '../../engine/api.ts';
-import type { CacheBuildEvent, CacheCheck } from '../../engine/data-api.ts';
+// weight cache first); import, export, delete, and the advantage of two caches. A cache can also be
+// scored by an ONNX model in the teacher worker (src/app/teacher-client.svelte.ts): same list,
+// same progress and cancel, resumed the same way.
+import { errorInfo, type ErrorInfo } from '../../engine/api.ts';
+import type { CacheBuildEvent, CacheBuildRequest, CacheCheck } from '../../engine/data-api.ts';
 import { LabError } from '../../engine/errors.ts';
+import { ONNX_SCORER, type StudentIdentity } from '../../engine/teacher-api.ts';
 import type { CacheResponse } from '../../formats/teacher-cache.ts';
 import { deleteBuildPlan, listBuildPlans, type CacheBuildPlan } from '../../store/cache-builds.ts';
 import { openLabDb } from '../../store/db.ts';
@@ -13,12 +16,16 @@ import { deleteTeacherCache, listTeacherCaches, type TeacherCacheSummary, type V
 import { downloadBlob } from '../download.ts';
 import type { EngineClient } from '../engine-client.svelte.ts';
 import { useEngine } from '../engine-context.ts';
+import { useTeacher, type TeacherClient } from '../teacher-client.svelte.ts';
 import { useDatasets, type DatasetsState } from './datasets.svelte.ts';
 import { locationOfCard, useSlotLoads, type DistillSlot, type SlotLoads } from './slots.svelte.ts';
 
+/** What scores the responses: a model of the engine's slots, or the ONNX model of the teacher worker. */
+export type CacheScorer = DistillSlot | typeof ONNX_SCORER;
+
 export interface BuildOptions {
   response: CacheResponse;
-  scorer: DistillSlot;
+  scorer: CacheScorer;
   k: number;
   valueDType: ValueDType;
   batchSize: number;
@@ -74,6 +81,8 @@ export class CachesState {
   }
 
   #ticket = 0;
+  /** Stops the live build (in the engine, or in the teacher worker). */
+  #cancelLive: ((requestId: string) => void) | null = null;
   #checkTicket = 0;
   #listTicket = 0;
 
@@ -81,6 +90,7 @@ export class CachesState {
     private readonly engine: EngineClient,
     private readonly datasets: DatasetsState,
     private readonly slots: SlotLoads,
+    private readonly teacher: TeacherClient,
   ) {
     void this.#restore();
   }
@@ -154,14 +164,34 @@ export class CachesState {
     if (!datasetId || this.live) return;
     const o = $state.snapshot(this.options);
     void this.saveOptions();
+    const onnx = o.scorer === ONNX_SCORER;
     const request = {
       datasetId,
       ...o,
       maxLength: this.datasets.maxLength,
-      scorerLocation: this.slots.location(o.scorer),
+      scorerLocation: o.scorer === ONNX_SCORER ? (this.teacher.card?.location ?? null) : this.slots.location(o.scorer),
       studentLocation: locationOfCard(this.engine.model, this.slots.models.hubBase),
     };
-    await this.#run(`${this.engine.slotCard(o.scorer)?.name ?? o.scorer} · ${o.response}`, (sink, id) => this.engine.data().api.buildCache(request, sink, id));
+    if (onnx) return this.#runOnnx(`${this.teacher.card?.name ?? 'ONNX model'} · ${o.response}`, request);
+    await this.#run(`${this.engine.slotCard(o.scorer)?.name ?? o.scorer} · ${o.response}`, (onEvent, id) => this.engine.data().api.buildCache(request, this.engine.data().proxy(onEvent), id));
+  }
+
+  /** A build in the teacher worker, checked there against the student loaded in the engine. */
+  #runOnnx(name: string, request: CacheBuildRequest): Promise<void> {
+    const s = this.engine.model;
+    const student: StudentIdentity | null = s && { name: s.name, tokenizerSha256: s.tokenizerSha256, vocab: s.vocab };
+    return this.#run(name, (onEvent, id) => this.teacher.buildCache(request, student, onEvent, id), (id) => this.teacher.cancel(id));
+  }
+
+  /** Resume an ONNX build: reload its teacher first when another one (or none) is loaded. */
+  async #resumeOnnx(row: TeacherCacheSummary, plan: CacheBuildPlan): Promise<void> {
+    if (this.teacher.card?.id !== plan.scorer.id) {
+      const where = plan.request.scorerLocation;
+      if (!where) return this.#fail('build', new LabError('CacheBuildError', `This build scores with the ONNX model ${plan.scorer.name}, which came from a local folder.`, 'Load it again (Scored by: ONNX), then press Resume.'));
+      if (!(await this.teacher.load({ kind: 'location', text: where.text, hubBase: where.hubBase }, plan.scorer.name))) return;
+      if (this.teacher.card?.id !== plan.scorer.id) return this.#fail('build', new LabError('CacheBuildError', `${where.text} is not the ONNX model this build began with (${plan.scorer.name}).`));
+    }
+    await this.#runOnnx(row.name, plan.request);
   }
 
   /** Continue an interrupted build: reload its teacher (and student) first when another one is loaded. */
@@ -169,6 +199,7 @@ export class CachesState {
     const plan = this.plans.get(row.id);
     if (!plan || this.live) return;
     this.dismiss('build');
+    if (plan.request.scorer === ONNX_SCORER) return this.#resumeOnnx(row, plan);
     const slot = plan.request.scorer as DistillSlot;
     if (this.engine.slotCard(slot)?.id !== plan.scorer.id) {
       const where = plan.request.scorerLocation;
@@ -181,11 +212,12 @@ export class CachesState {
       await this.slots.models.load({ kind: 'location', text: where.text, hubBase: where.hubBase }, plan.student.name, 'form');
       if (this.engine.model?.id !== plan.student.id) return this.#fail('build', new LabError('CacheBuildError', `${plan.student.name} could not be loaded as the student.`, 'The Models panel shows why.'));
     }
-    await this.#run(row.name, (sink, id) => this.engine.data().api.resumeCache(row.id, sink, id));
+    await this.#run(row.name, (onEvent, id) => this.engine.data().api.resumeCache(row.id, this.engine.data().proxy(onEvent), id));
   }
 
-  async #run(name: string, start: (sink: Sink<CacheBuildEvent>, requestId: string) => Promise<TeacherCacheSummary>): Promise<void> {
+  async #run(name: string, start: (onEvent: (e: CacheBuildEvent) => void, requestId: string) => Promise<TeacherCacheSummary>, cancel: (id: string) => void = (id) => void this.engine.cancel(id)): Promise<void> {
     const requestId = `cache-build-${++this.#ticket}`;
+    this.#cancelLive = cancel;
     this.live = { requestId, cacheId: null, name, resumedAt: 0, progress: null, cancelling: false };
     this.dismiss('build');
     this.note = null;
@@ -203,7 +235,7 @@ export class CachesState {
     };
     let cacheId: string | null = null;
     try {
-      const done = await start(this.engine.data().proxy(onEvent), requestId);
+      const done = await start(onEvent, requestId);
       this.note = `Built ${done.name}: ${done.examplesDone.toLocaleString('en-US')} examples, ${done.positions.toLocaleString('en-US')} positions.`;
     } catch (err) {
       const info = errorInfo(err);
@@ -222,7 +254,7 @@ export class CachesState {
   cancel(): void {
     if (!this.live) return;
     this.live.cancelling = true;
-    void this.engine.cancel(this.live.requestId);
+    this.#cancelLive?.(this.live.requestId);
   }
 
   /** Import a cache file for the selected data set (refused, naming the mismatch, when it does not fit). */
@@ -288,7 +320,7 @@ export function useCaches(): CachesState {
   const engine = useEngine();
   let state = states.get(engine);
   if (!state) {
-    state = new CachesState(engine, useDatasets(), useSlotLoads());
+    state = new CachesState(engine, useDatasets(), useSlotLoads(), useTeacher());
     states.set(engine, state);
   }
   return state;
