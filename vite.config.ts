@@ -15,6 +15,9 @@ if (process.platform === 'linux') process.env.EGL_PLATFORM ??= 'surfaceless';
 
 export default defineConfig({
   base: './',
+  // No single-page fallback: a missing file is a 404, as on a static host (the model loaders probe
+  // optional files such as model.safetensors.index.json; the panels route by hash).
+  appType: 'mpa',
   plugins: [svelte()],
   worker: { format: 'es' },
   server: { headers: isolation },

@@ -35,7 +35,7 @@ export function sourceOf(spec: ModelSourceSpec): ModelSource {
   }
 }
 
-function displayName(source: ModelSource): string {
+export function displayName(source: ModelSource): string {
   const id = source.id.replace(/^(hf|url|local):/, '');
   if (source.kind === 'hub') return source.revision && source.revision !== 'main' ? `${id}@${source.revision}` : id;
   return id;
@@ -183,7 +183,10 @@ export class ModelHost {
     const { maxNewTokens } = request;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new ShapeError(`Max new tokens must be a whole number ≥ 1, got ${maxNewTokens}.`);
     const { files } = loaded.model;
-    return generateText(
+    // Events cross to the page on the sink's own port, the result on the worker's: without waiting for
+    // the last events to be delivered, the result can overtake them (a reply missing its last tokens).
+    const delivered: Promise<unknown>[] = [];
+    const result = await generateText(
       loaded.session,
       files.tokenizer,
       { messages: request.messages, prompt: request.prompt },
@@ -194,9 +197,11 @@ export class ModelHost {
         eosTokenIds: files.stopTokenIds,
         fitContext: true,
         signal,
-        onEvent: (e) => void onEvent(e),
+        onEvent: (e) => void delivered.push(Promise.resolve(onEvent(e)).catch(() => undefined)),
       },
     );
+    await Promise.all(delivered);
+    return result;
   }
 }
 

@@ -16,6 +16,8 @@ import type { Scenario, ScenarioIssue } from '../proactive/schema.ts';
 import { openLabDb } from '../store/db.ts';
 import { deleteEndpoint, listEndpoints, saveEndpoint, saveImportedEndpoints } from '../store/endpoints.ts';
 import { loadPromptSet, resetPrompt, savePromptEdit } from '../store/eval-prompts.ts';
+import { demoModelName, fetchDemo, isDemoCard } from './demo/kit.ts';
+import { withDemoPrompts } from './demo/prompts.ts';
 import type { EngineClient } from './engine-client.svelte.ts';
 import { useEngine } from './engine-context.ts';
 
@@ -41,6 +43,8 @@ export interface BackendOption {
 
 /** The bundled scenarios' name in run records (files the person picks are named after them). */
 export const BUNDLED_SCENARIOS = 'Student Lab scenarios (bundled)';
+/** The demo kit's held-out scenarios (public/demo/data/), short enough for the demo models. */
+export const DEMO_SCENARIOS = 'Demo scenarios (held out)';
 
 const ROLES_SETTING = 'proactive.roles';
 
@@ -208,7 +212,19 @@ export class ProactiveClient {
   #localLabel(key: LocalKey, card: ModelCard): string {
     const n = this.localNotes[key];
     const note = n && n.card === card ? `, ${n.note}` : '';
-    return `${card.name} (${key === 'local' ? 'local student' : 'local: compare slot'}${note})`;
+    return `${demoModelName(card) ?? card.name} (${key === 'local' ? 'local student' : 'local: compare slot'}${note})`;
+  }
+
+  /** The demo model behind a key (the built-in demo's student or teacher loaded locally), else null. */
+  demoCard(key: BackendKey): ModelCard | null {
+    if (key !== 'local' && key !== 'local:compare') return null;
+    const card = this.localCard(key);
+    return isDemoCard(card) ? card : null;
+  }
+
+  /** The prompt templates a model gets: a demo model the demo's short guidance prompts it was trained on. */
+  promptsFor(key: BackendKey): PromptSet {
+    return this.demoCard(key) ? withDemoPrompts(this.prompts) : this.prompts;
   }
 
   /** Every model the person can put to the test: the local student and the compare slot (when loaded) and each endpoint. */
@@ -291,6 +307,10 @@ export class ProactiveClient {
 
   async loadBundledScenarios(): Promise<void> {
     await this.#loadScenarios(BUNDLED_SCENARIOS, () => loadOfficialLayout(urlSource('scenarios/')));
+  }
+
+  async loadDemoScenarios(): Promise<void> {
+    await this.#loadScenarios(DEMO_SCENARIOS, async () => loadScenarioFile(await (await fetchDemo('scenarios')).text(), 'scenarios.heldout.json'));
   }
 
   /** Files the person picked: a folder in the official layout, or one JSON / JSONL file. */

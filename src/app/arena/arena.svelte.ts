@@ -21,7 +21,8 @@ import { runPlanning } from '../../proactive/planning.ts';
 import type { Scenario } from '../../proactive/schema.ts';
 import type { EngineClient } from '../engine-client.svelte.ts';
 import { useEngine } from '../engine-context.ts';
-import { useProactive, type BackendKey, type ProactiveClient } from '../proactive-client.svelte.ts';
+import type { ModelCard } from '../../engine/api.ts';
+import { DEMO_SCENARIOS, useProactive, type BackendKey, type ProactiveClient } from '../proactive-client.svelte.ts';
 import { ArenaSide } from './arena-side.svelte.ts';
 
 /** Who answers the model: the person, or a simulated user at an agreeableness level. */
@@ -50,6 +51,8 @@ export class ArenaState {
   busy = $state(false);
 
   #controller: AbortController | null = null;
+  /** The demo model the demo scenarios were last switched to for. */
+  #followedDemo: ModelCard | null = null;
   /** Sides waiting for the person's reply, with the function that hands it over. */
   #pendingReplies = new Map<ArenaSide, (text: string | null) => void>();
   #talking = new Set<ArenaSide>();
@@ -145,9 +148,9 @@ export class ArenaState {
     const controller = this.#begin();
     try {
       const judge = this.judgeId ? this.client.endpointBackend(this.judgeId) : undefined;
-      const prompts = this.client.prompts;
       await Promise.all(
         sides.map(async (side) => {
+          const prompts = this.client.promptsFor(side.key);
           side.plan = { running: true, output: '', result: null, error: null };
           const plan = side.plan;
           try {
@@ -179,7 +182,6 @@ export class ArenaState {
     const scenario = this.playing!;
     const controller = this.#begin();
     try {
-      const prompts = this.client.prompts;
       const judge = this.judgeId ? this.client.endpointBackend(this.judgeId) : undefined;
       const userBackend = this.userMode === 'human' ? null : this.client.endpointBackend(this.userId!);
       const mode = this.userMode;
@@ -189,6 +191,8 @@ export class ArenaState {
       this.draft = '';
       await Promise.all(
         sides.map(async (side, i) => {
+          // Each model gets the prompts it knows (a demo model the demo's own); the judge's and user's are the same.
+          const prompts = this.client.promptsFor(side.key);
           const { setup, from } = this.#setup(side, scenario);
           side.goal = { target: setup.target, subTargets: setup.subTargets, from };
           side.turns = [];
@@ -295,6 +299,20 @@ export class ArenaState {
     this.reset();
     this.sideBySide = true;
     this.picks = { ...this.picks, modelA: 'local:compare', modelB: 'local' };
+  }
+
+  /**
+   * Demo models were trained on the demo's short scenarios: when one is picked, switch to them (once
+   * per model loaded; the picker's "Bundled set" goes back).
+   */
+  async followDemoModels(): Promise<void> {
+    const card = this.models.map((k) => this.client.demoCard(k)).find((c) => c !== null);
+    if (!card || this.busy || card === this.#followedDemo || this.client.scenarioSource === DEMO_SCENARIOS) return;
+    this.#followedDemo = card;
+    await this.client.loadDemoScenarios();
+    if (this.client.scenarioSource !== DEMO_SCENARIOS) return;
+    this.tier = 'all';
+    this.scenarioKey = null;
   }
 
   /** Forget the sides (a new scenario or new models). */

@@ -7,6 +7,7 @@ import { forgetModel, listModelRecords, saveModelRecord, summarizeCache, type Mo
 import { openLabDb } from '../../store/db.ts';
 import { HUB_BASE } from '../../formats/source.ts';
 import { openBrowserWeightCache, type WeightCache } from '../../store/weight-cache.ts';
+import { demoAvailable, demoUrl } from '../demo/kit.ts';
 import type { EngineClient } from '../engine-client.svelte.ts';
 import { useEngine } from '../engine-context.ts';
 
@@ -47,11 +48,6 @@ export function locationOf(sourceId: string, revision: string): string {
   return sourceId.replace(/^url:/, '');
 }
 
-/** The demo model's folder next to the page (public/demo/ in the build). */
-function demoUrl(): string {
-  return new URL('demo/', document.baseURI).href;
-}
-
 export class ModelsState {
   loading = $state<LoadInProgress | null>(null);
   error = $state.raw<LoadError | null>(null);
@@ -86,17 +82,11 @@ export class ModelsState {
     await (await openLabDb()).put('settings', this.hubBase, HUB_SETTING);
   }
 
-  /** Look for the demo model once (on demand: a build without it answers 404, which the console reports). */
+  /** Look for the demo student once (on demand: a build without it answers 404, which the console reports). */
   async checkDemo(): Promise<void> {
     if (this.demo !== 'unknown') return;
     this.demo = 'checking';
-    try {
-      const response = await fetch(new URL('config.json', demoUrl()), { cache: 'no-store' });
-      // A dev server answers unknown paths with the page itself: only real JSON counts.
-      this.demo = response.ok && typeof (await response.json()) === 'object' ? 'available' : 'missing';
-    } catch {
-      this.demo = 'missing';
-    }
+    this.demo = (await demoAvailable()) ? 'available' : 'missing';
   }
 
   /** Load from what was typed in the form (repo id or URL). */
@@ -105,7 +95,7 @@ export class ModelsState {
   }
 
   loadDemo(): Promise<void> {
-    return this.load({ kind: 'location', text: demoUrl() }, 'the demo model', 'demo');
+    return this.load({ kind: 'location', text: demoUrl('student') }, 'the demo student', 'demo');
   }
 
   loadCached(row: CachedModel): Promise<void> {

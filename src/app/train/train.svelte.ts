@@ -165,6 +165,12 @@ export class TrainState {
     }, PLAN_DELAY_MS);
   }
 
+  /** Plan now (not a moment later), e.g. before starting a run set up by code (the demo). */
+  async planNow(): Promise<void> {
+    clearTimeout(this.#planTimer);
+    await this.#plan();
+  }
+
   /**
    * Fill in what is not chosen yet or no longer stored (once the lists are read): the data set
    * selected in the Data panel, and the newest complete teacher cache of each side.
@@ -227,11 +233,11 @@ export class TrainState {
     return this.activity === 'idle' && this.plan !== null && this.plan.refusal === null && this.distillReady && !this.planning && this.engine.model !== null && this.engine.state === 'ready';
   }
 
-  async start(): Promise<void> {
+  /** Start a run with the current data and options (`runId`: the caller's, e.g. the demo's, to follow it). */
+  async start(runId = newRunId()): Promise<void> {
     const data = this.source;
     const card = this.engine.model;
     if (!data || !card || !this.canStart) return;
-    const runId = newRunId();
     const modelLocation = card.source.kind === 'hub' || card.source.kind === 'url' ? locationOf(card.source.id, card.source.revision) : null;
     const options = $state.snapshot(this.options);
     const slotLocations = { teacher: this.slots.location('teacher')?.text ?? null, reference: this.slots.location('reference')?.text ?? null };
