@@ -9,7 +9,7 @@ import type { ChatBackend } from '../llm/chat.ts';
 import { endpointBackend, exportEndpoints, importEndpoints, newEndpoint, type EndpointSettings } from '../llm/endpoint-settings.ts';
 import { inProcessGenerator, LocalEngineChat } from '../llm/local-engine.ts';
 import { OpenAiChat } from '../llm/openai.ts';
-import { fileListSource, loadOfficialLayout, loadScenarioFile, requireScenarios, urlSource, type LoadedScenarios } from '../proactive/loader.ts';
+import { fileListSource, loadOfficialLayout, loadScenarioFile, loadScenarioUrl, requireScenarios, urlSource, type LoadedScenarios } from '../proactive/loader.ts';
 import { promptSet, type PromptId, type PromptSet } from '../proactive/prompts.ts';
 import type { ModelRef } from '../proactive/records.ts';
 import type { Scenario, ScenarioIssue } from '../proactive/schema.ts';
@@ -80,8 +80,11 @@ export class ProactiveClient {
   scenarios = $state.raw<Scenario[]>([]);
   /** The name of the scenario set in use (BUNDLED_SCENARIOS or the picked files' name). */
   scenarioSource = $state('');
+  /** What the loader found wrong in the scenarios in use (their skipped items, warnings). */
   scenarioIssues = $state.raw<ScenarioIssue[]>([]);
+  /** Why the last load failed (the scenarios in use stayed), and what the loader found wrong in it. */
   scenarioError = $state.raw<ErrorInfo | null>(null);
+  scenarioErrorIssues = $state.raw<ScenarioIssue[]>([]);
   scenariosLoading = $state(false);
   prompts = $state.raw<PromptSet>(promptSet());
   /** The endpoints or prompt edits could not be read from this browser's storage. */
@@ -324,17 +327,30 @@ export class ProactiveClient {
     );
   }
 
+  /** A URL (absolute, or relative to the page) of one JSON / JSONL file or of a folder in the official layout. */
+  async loadScenarioUrl(url: string): Promise<void> {
+    const address = url.trim();
+    await this.#loadScenarios(address, () => loadScenarioUrl(address));
+  }
+
+  dismissScenarioError(): void {
+    this.scenarioError = null;
+    this.scenarioErrorIssues = [];
+  }
+
   async #loadScenarios(name: string, load: () => Promise<LoadedScenarios>): Promise<void> {
     this.scenariosLoading = true;
+    let loaded: LoadedScenarios | undefined;
     try {
-      const loaded = await load();
+      loaded = await load();
       this.scenarios = requireScenarios(loaded, name);
       this.scenarioIssues = loaded.issues;
       this.scenarioSource = name;
-      this.scenarioError = null;
+      this.dismissScenarioError();
     } catch (err) {
-      // The scenarios in use stay; the error shows where the person acted.
+      // The scenarios in use stay; the error and the problems found show where the person acted.
       this.scenarioError = errorInfo(err);
+      this.scenarioErrorIssues = loaded?.issues ?? [];
       if (this.scenarios.length === 0) this.scenarioIssues = [];
     } finally {
       this.scenariosLoading = false;

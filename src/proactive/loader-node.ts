@@ -1,7 +1,7 @@
 // Node side of the scenario loader: a folder on disk as a ScenarioSource, and `--envs <dir|file|URL>`.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadOfficialLayout, loadScenarioFile, urlSource, type LayoutOptions, type LoadedScenarios, type ScenarioSource } from './loader.ts';
+import { filterScenarios, loadOfficialLayout, loadScenarioFile, loadScenarioUrl, type LayoutOptions, type LoadedScenarios, type ScenarioSource } from './loader.ts';
 
 export function nodeDirSource(dir: string): ScenarioSource {
   return {
@@ -17,16 +17,10 @@ export function nodeDirSource(dir: string): ScenarioSource {
   };
 }
 
-/** A folder (official layout), a single .json/.jsonl file, or an http(s) URL of a layout root. */
+/** A folder (official layout), a single .json/.jsonl file, or an http(s) URL of either. */
 export async function loadScenariosFrom(where: string, options: LayoutOptions = {}): Promise<LoadedScenarios> {
-  if (/^https?:\/\//.test(where)) return loadOfficialLayout(urlSource(where), options);
+  if (/^https?:\/\//.test(where)) return loadScenarioUrl(where, options);
   const info = await stat(where);
   if (info.isDirectory()) return loadOfficialLayout(nodeDirSource(where), options);
-  const loaded = loadScenarioFile(await readFile(where, 'utf8'), where);
-  return {
-    scenarios: loaded.scenarios.filter(
-      (s) => (!options.domains || options.domains.includes(s.domain)) && (!options.tiers || (s.tier !== null && options.tiers.includes(s.tier))),
-    ),
-    issues: loaded.issues,
-  };
+  return filterScenarios(loadScenarioFile(await readFile(where, 'utf8'), where), options);
 }

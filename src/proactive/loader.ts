@@ -191,26 +191,58 @@ export async function readScenarioIndex(source: ScenarioSource): Promise<Scenari
   return index;
 }
 
+/** An address resolved against the page (Node: absolute only); a clear error when it is none. */
+function resolveUrl(address: string): URL {
+  try {
+    return new URL(address, typeof location !== 'undefined' ? location.href : undefined);
+  } catch {
+    throw new ScenarioLoadError(`"${address}" is not a URL.`, 'Give an address like https://example.org/proactiveeval/ (the folder that holds dataset/) or https://example.org/items.json.');
+  }
+}
+
+/** A file's text over HTTP, or null when the server has no such file. */
+async function fetchText(url: URL, fetchImpl: typeof fetch): Promise<string | null> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url);
+  } catch (err) {
+    throw new ScenarioLoadError(
+      `Could not fetch ${url.href}: ${(err as Error).message}.`,
+      'Check the URL and that the server allows this page (CORS). The page itself reaches only https addresses, its own server and http://localhost.',
+    );
+  }
+  // Static servers with an SPA fallback answer missing files with the page itself.
+  if (response.status === 404 || (response.headers.get('content-type') ?? '').includes('text/html')) return null;
+  if (!response.ok) throw new ScenarioLoadError(`Fetching ${url.href} failed with HTTP ${response.status}.`);
+  return response.text();
+}
+
 /** A dataset served over HTTP (the page's bundled `scenarios/`, or any URL). */
 export function urlSource(base: string, fetchImpl: typeof fetch = fetch): ScenarioSource {
-  const href = typeof location !== 'undefined' ? location.href : undefined;
-  const root = new URL(base.endsWith('/') ? base : `${base}/`, href);
+  const root = resolveUrl(base.endsWith('/') ? base : `${base}/`);
   return {
     name: root.href.replace(/\/$/, ''),
-    async readText(path) {
-      const url = new URL(path, root);
-      let response: Response;
-      try {
-        response = await fetchImpl(url);
-      } catch (err) {
-        throw new ScenarioLoadError(`Could not fetch ${url.href}: ${(err as Error).message}.`, 'Check the URL and that the server allows this page (CORS).');
-      }
-      // Static servers with an SPA fallback answer missing files with the page itself.
-      if (response.status === 404 || (response.headers.get('content-type') ?? '').includes('text/html')) return null;
-      if (!response.ok) throw new ScenarioLoadError(`Fetching ${url.href} failed with HTTP ${response.status}.`);
-      return response.text();
-    },
+    readText: (path) => fetchText(new URL(path, root), fetchImpl),
   };
+}
+
+/** Only the chosen domains and tiers of a single file (the layout loader filters as it reads). */
+export function filterScenarios(loaded: LoadedScenarios, options: LayoutOptions): LoadedScenarios {
+  return {
+    scenarios: loaded.scenarios.filter(
+      (s) => (!options.domains || options.domains.includes(s.domain)) && (!options.tiers || (s.tier !== null && options.tiers.includes(s.tier))),
+    ),
+    issues: loaded.issues,
+  };
+}
+
+/** Environments at a URL: one .json / .jsonl file, or else a root of the official layout. */
+export async function loadScenarioUrl(address: string, options: LayoutOptions = {}, fetchImpl: typeof fetch = fetch): Promise<LoadedScenarios> {
+  const url = resolveUrl(address);
+  if (!/\.jsonl?$/i.test(url.pathname)) return loadOfficialLayout(urlSource(url.href, fetchImpl), options);
+  const text = await fetchText(url, fetchImpl);
+  if (text === null) throw new ScenarioLoadError(`${url.href} was not found.`, 'Check the address; a folder in the official layout is given without a file name.');
+  return filterScenarios(loadScenarioFile(text, url.href), options);
 }
 
 /** Files the person picked (`<input type=file webkitdirectory multiple>` or a drop), matched by path suffix. */

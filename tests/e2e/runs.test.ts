@@ -19,6 +19,8 @@ const FAIR = JSON.parse(await readFile('public/scenarios/dataset/recommendation/
 const PEOPLE = FAIR.slice(0, 3).map((item) => item.environment.user_information);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The model's second message: markup and script that the transcript must show as text. */
+const MARKUP = 'Then try <b>it</b> on your next break. <img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
 
 /** Which of the three environments a model request is about (-1: none). */
 function environmentOf(request: ScriptedRequest): number {
@@ -131,7 +133,7 @@ describe('journeys: batch evaluation and runs', () => {
       'planning.judge': () => '{"reason": "Close to the reference.", "score": 6}',
       'guidance.model': async (request) => {
         await sleep(300);
-        return request.messages.length === 2 ? 'Loved your last five-star pick! Want a new one for tonight?' : 'Then try it on your next break.';
+        return request.messages.length === 2 ? 'Loved your last five-star pick! Want a new one for tonight?' : MARKUP;
       },
       'user.simulator': () => 'Sure, go on.',
       'guidance.check': (request) => `{"reached": ${turnsIn(request) >= 2}}`,
@@ -265,6 +267,9 @@ describe('journeys: batch evaluation and runs', () => {
     const item = page.getByTestId('item').filter({ hasText: 'Guidance' }).first();
     await item.locator('summary').click();
     await expectText(item.getByTestId('transcript'), /Assistant Loved your last five-star pick![\s\S]*User Sure, go on\./);
+    expect(await item.getByTestId('transcript').textContent()).toContain(`Assistant ${MARKUP}`);
+    expect(await item.locator('b, img, script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
 
     await page.getByRole('radiogroup', { name: 'Show runs of kind' }).getByText('Training').click();
     const entries = page.getByTestId('run-entry');

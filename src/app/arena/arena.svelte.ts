@@ -315,6 +315,15 @@ export class ArenaState {
     this.scenarioKey = null;
   }
 
+  /** New scenarios loaded: show their first environment, in a domain (and tier) that has some. */
+  showLoaded(): void {
+    this.scenarioKey = null;
+    const first = this.client.scenarios[0];
+    if (this.choices.length > 0 || !first) return;
+    this.domain = first.domain;
+    if (this.choices.length === 0) this.tier = 'all';
+  }
+
   /** Forget the sides (a new scenario or new models). */
   reset(): void {
     if (this.busy) return;

@@ -78,7 +78,7 @@ export class RunsState {
     tasks: ['planning', 'guidance'],
     domains: [...DOMAIN_KEYS],
     tier: 'all',
-    limitPerDomain: 2,
+    limitPerDomain: null,
     agreeableness: [...AGREEABLENESS],
     judge: undefined,
     user: undefined,

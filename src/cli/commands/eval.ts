@@ -12,7 +12,7 @@ import { OpenAiChat } from '../../llm/openai.ts';
 import { loadTransformersChat } from '../../llm/transformers.ts';
 import { summarize } from '../../proactive/aggregate.ts';
 import { DOMAIN_KEYS, DOMAINS, type DomainKey, type Tier } from '../../proactive/domains.ts';
-import { AGREEABLENESS, type Agreeableness } from '../../proactive/guidance.ts';
+import { AGREEABLENESS, MAX_TURNS, type Agreeableness } from '../../proactive/guidance.ts';
 import { JsonFileStore } from '../../proactive/json-file-store.ts';
 import { loadScenariosFrom } from '../../proactive/loader-node.ts';
 import { requireScenarios } from '../../proactive/loader.ts';
@@ -26,7 +26,7 @@ import type { CliIo, Command } from '../command.ts';
 const USAGE = `student-lab eval --task planning|guidance|both --model <endpoint URL> --model-name <name> --out results.json [options]
 
   Runs ProactiveEval: target planning (the model plans a target; a judge scores it 1-10 against
-  the reference) and/or dialogue guidance (the model leads a simulated user, at most 6 turns; a
+  the reference) and/or dialogue guidance (the model leads a simulated user, at most ${MAX_TURNS} turns; a
   judge scores the dialogue 1-10). Results go to --out after every item; rerunning with the same
   --out continues the run without redoing finished items (Ctrl-C stops cleanly).
 
@@ -35,13 +35,16 @@ const USAGE = `student-lab eval --task planning|guidance|both --model <endpoint 
                            (WebGPU), a folder with only onnx/model.onnx in transformers.js (CPU)
   --model-name <name>      the model name at that endpoint
   --backend engine|onnx    for a folder that has both kinds of weights (default: engine)
-  --judge <URL>            judge endpoint (without it: no scores, local rule checks only)
+  --judge <URL>            judge endpoint; it also runs the goal check after each turn that ends
+                           a dialogue early. Without it: no scores (local rule checks only), no
+                           early end: every dialogue runs the full ${MAX_TURNS} turns
   --judge-model <name>
   --user <URL>             simulated-user endpoint (required for guidance)
   --user-model <name>
   --api-key-env <VAR>      environment variable holding the API key for all endpoints
   --model-api-key-env, --judge-api-key-env, --user-api-key-env <VAR>   per-endpoint keys
-  --envs <dir|file|URL>    environments: dataset layout folder, one JSON/JSONL file, or URL
+  --envs <dir|file|URL>    environments: dataset layout folder, one JSON/JSONL file, or a URL of
+                           either
                            (default: the bundled scenarios)
   --domains a,b            ${DOMAIN_KEYS.join(', ')} (or rec, per, ai, lf, sys, gas)
   --tiers fair,hard        default: all
@@ -213,7 +216,7 @@ export const command: Command = {
     const judge = endpoint(args, 'judge', 'judge-model', 'judge');
     const user = endpoint(args, 'user', 'user-model', 'user');
     if (tasks.includes('guidance') && !user) throw new UsageError('Dialogue guidance needs a simulated user: --user <URL> --user-model <name>.');
-    if (!judge) io.err('No --judge: items are recorded without scores (guidance gets the local rule checks, labelled partial).');
+    if (!judge) io.err(`No --judge: items are recorded without scores (guidance gets the local rule checks, labelled partial), and dialogues run the full ${MAX_TURNS} turns (no goal check ends them early).`);
 
     const envs = stringFlag(args, 'envs') ?? fileURLToPath(new URL('../../../public/scenarios', import.meta.url));
     const loaded = await loadScenariosFrom(envs, { domains, tiers: tiers ?? undefined });

@@ -1,8 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOMAINS } from '../../../src/proactive/domains.ts';
 import { referenceSetup, scoreDialogue } from '../../../src/proactive/guidance.ts';
+import { JsonFileStore } from '../../../src/proactive/json-file-store.ts';
 import { runPlanning } from '../../../src/proactive/planning.ts';
 import { PROMPT_TEMPLATES, promptSet } from '../../../src/proactive/prompts.ts';
+import { defaultRunSettings, runBatch } from '../../../src/proactive/runner.ts';
 import type { ScriptedServer } from '../../helpers/openai-server.ts';
 import { backend, ITEM, scenario, scriptedEndpoint } from './script.ts';
 
@@ -92,5 +97,55 @@ describe('the guidance judge', () => {
     const judgePrompt = s.requests[0].messages[0].content;
     expect(judgePrompt).toContain('Assistant: Want to join the Saturday walk?\nUser: Yes!');
     for (const criterion of ['Effectiveness', 'Personalization', 'Tone', 'Engagement', 'Naturalness']) expect(judgePrompt).toContain(criterion);
+  });
+});
+
+describe('a judge that never answers in JSON', () => {
+  it('records each item as a judge failure: no score, every raw answer kept, saved to the results file', async () => {
+    const answer = (kind: string, n: number): string => `Honestly, ${kind} went well (answer ${n}).`;
+    const prose = (kind: string) => (_: unknown, n: number) => answer(kind, n + 1);
+    const s = (server = await scriptedEndpoint({
+      'planning.model': () => PLAN,
+      'guidance.model': () => 'Want to join the Saturday walk?',
+      'user.simulator': () => 'Maybe.',
+      'planning.judge': prose('the plan'),
+      'guidance.judge': prose('the dialogue'),
+      'guidance.check': prose('the goal'),
+      'guidance.density': prose('the steps'),
+    }));
+    const dir = await mkdtemp(join(tmpdir(), 'judge-'));
+    try {
+      const out = join(dir, 'results.json');
+      const model = { id: 'student', label: 'student' };
+      const { items } = await runBatch({
+        runId: 'run-prose',
+        settings: defaultRunSettings({ models: [model], domains: ['recommendation'], agreeableness: ['low'], maxTurns: 2, judgeRetries: 2, scenarioSource: 'test' }),
+        scenarios: [scenario()],
+        backends: { models: { student: backend(s.url, 'm') }, judge: backend(s.url, 'j'), user: backend(s.url, 'u') },
+        store: await JsonFileStore.open(out),
+        prompts,
+      });
+      const answers = (kind: string): string[] => [1, 2, 3].map((n) => answer(kind, n));
+      const stored = await (await JsonFileStore.open(out)).getItems('run-prose');
+      for (const list of [items, stored]) {
+        const planning = list.find((i) => i.task === 'planning')!;
+        const guidance = list.find((i) => i.task === 'guidance')!;
+        expect(planning).toMatchObject({ status: 'judge-failed', score: null });
+        expect(planning.planning!.judge).toMatchObject({ ok: false, score: null, error: expect.stringMatching(/no usable answer after 3 attempts/) });
+        expect(planning.planning!.judge!.attempts.map((a) => a.text)).toEqual(answers('the plan'));
+        expect(guidance).toMatchObject({ status: 'judge-failed', score: null });
+        expect(guidance.guidance!.scores.judge).toMatchObject({ ok: false, score: null });
+        expect(guidance.guidance!.scores.judge!.attempts.map((a) => a.text)).toEqual(answers('the dialogue'));
+        expect(guidance.guidance!.scores.judge!.attempts.every((a) => a.problem === 'there is no JSON object with a "score"')).toBe(true);
+        // The goal check could not be read either: no early end, both turns played.
+        expect(guidance.guidance!.dialogue).toMatchObject({ endedBy: 'turn-limit' });
+        expect(guidance.guidance!.dialogue.turns.map((t) => t.check?.reached)).toEqual([null, null]);
+        expect(guidance.guidance!.scores.density.method).toBe('local-word-overlap');
+      }
+      expect(s.count('planning.judge')).toBe(3);
+      expect(s.count('guidance.judge')).toBe(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenariosFrom, nodeDirSource } from '../../../src/proactive/loader-node.ts';
-import { fileListSource, loadOfficialLayout, loadScenarioFile, parseItemsText, requireScenarios, ScenarioLoadError, urlSource } from '../../../src/proactive/loader.ts';
+import { fileListSource, loadOfficialLayout, loadScenarioFile, loadScenarioUrl, parseItemsText, requireScenarios, ScenarioLoadError, urlSource } from '../../../src/proactive/loader.ts';
 import { formatIssue, validateItem } from '../../../src/proactive/schema.ts';
 
 const good = (target = 'Recommend a quiet jazz album') => ({
@@ -120,7 +120,7 @@ describe('the official layout', () => {
     expect((await loadScenariosFrom(join(root, 'one.jsonl'), { tiers: ['fair'] })).scenarios.map((s) => s.domain)).toEqual(['recommendation']);
   });
 
-  it('reads over HTTP (treating 404 and an SPA fallback page as missing) and from a browser File list', async () => {
+  it('reads over HTTP (treating 404 and an SPA fallback page as missing), a layout or one file by URL, and from a browser File list', async () => {
     const server = createServer((req, res) => {
       if (req.url === '/data/dataset/persuasion/fair.json') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -136,13 +136,22 @@ describe('the official layout', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/data`;
     const loaded = await loadOfficialLayout(urlSource(base), { domains: ['persuasion'] });
+    // A URL ending in .json is one file (domain and tier from its path), anything else a layout root.
+    const file = await loadScenarioUrl(`${base}/dataset/persuasion/fair.json`);
+    const layout = await loadScenariosFrom(base, { domains: ['persuasion'] });
+    const missing = loadScenarioUrl(`${base}/dataset/persuasion/eval.json`);
+    await expect(missing).rejects.toThrow(ScenarioLoadError);
+    await expect(missing).rejects.toThrow(`${base}/dataset/persuasion/eval.json was not found.`);
     server.close();
     expect(loaded.scenarios.map((s) => s.key)).toEqual(['persuasion/fair/0']);
     expect(loaded.issues).toEqual([]);
+    expect(file.scenarios.map((s) => [s.key, s.source])).toEqual([['persuasion/fair/0', `${base}/dataset/persuasion/fair.json`]]);
+    expect(layout.scenarios.map((s) => s.key)).toEqual(['persuasion/fair/0']);
+    await expect(loadScenarioUrl('no address')).rejects.toThrow('"no address" is not a URL.');
 
-    const file = new File([JSON.stringify([good(), good()])], 'hard.json');
-    Object.defineProperty(file, 'webkitRelativePath', { value: 'my-download/dataset/recommendation/hard.json' });
-    const fromFiles = await loadOfficialLayout(fileListSource([file]), { domains: ['recommendation'] });
+    const picked = new File([JSON.stringify([good(), good()])], 'hard.json');
+    Object.defineProperty(picked, 'webkitRelativePath', { value: 'my-download/dataset/recommendation/hard.json' });
+    const fromFiles = await loadOfficialLayout(fileListSource([picked]), { domains: ['recommendation'] });
     expect(fromFiles.scenarios.map((s) => s.key)).toEqual(['recommendation/hard/0', 'recommendation/hard/1']);
   });
 });
