@@ -13,6 +13,7 @@ import { generateText } from '../src/engine/models/text-generation.ts';
 import { parameterCount } from '../src/formats/config.ts';
 import { loadModelFiles, type ModelFiles } from '../src/formats/model-files.ts';
 import { RateMeter } from '../src/formats/progress.ts';
+import { sourceName } from '../src/formats/source-name.ts';
 import { BrowserFilesSource, DirectoryHandleSource, sourceFromString, type ModelSource } from '../src/formats/source.ts';
 import { modelRecordOf, type ModelRecord } from '../src/store/cached-models.ts';
 import { openBrowserWeightCache, type WeightCache } from '../src/store/weight-cache.ts';
@@ -35,18 +36,12 @@ export function sourceOf(spec: ModelSourceSpec): ModelSource {
   }
 }
 
-export function displayName(source: ModelSource): string {
-  const id = source.id.replace(/^(hf|url|local):/, '');
-  if (source.kind === 'hub') return source.revision && source.revision !== 'main' ? `${id}@${source.revision}` : id;
-  return id;
-}
-
-function cardOf(files: ModelFiles, model: LoadedModel, session: GenerationSession, loadMs: number): ModelCard {
+function cardOf(files: ModelFiles, model: LoadedModel, session: GenerationSession, loadMs: number, name: string | undefined): ModelCard {
   const c = files.config;
   const g = files.generationConfig;
   return {
     id: `${files.source.id}@${files.source.revision}`,
-    name: displayName(files.source),
+    name: name || sourceName(files.source),
     source: { kind: files.source.kind, id: files.source.id, revision: files.source.revision, description: files.source.describe() },
     architecture: c.architectures[0] ?? c.architecture,
     family: c.architecture,
@@ -151,7 +146,7 @@ export class ModelHost {
       releaseModel(model);
       throw err;
     }
-    const card = cardOf(files, model, session, performance.now() - t0);
+    const card = cardOf(files, model, session, performance.now() - t0, options.name);
     const old = this.loaded;
     this.loaded = { model, session, card };
     if (old) releaseLoaded(old);

@@ -16,11 +16,11 @@ import { DataError } from '../src/distill/data/records.ts';
 import type { TeacherCacheMeta } from '../src/formats/teacher-cache.ts';
 import type { LoadProgress } from '../src/formats/progress.ts';
 import type { ModelSource } from '../src/formats/source.ts';
+import { sourceName } from '../src/formats/source-name.ts';
 import { getBuildPlan, saveBuildPlan } from '../src/store/cache-builds.ts';
 import { loadPreferenceSet } from '../src/store/datasets.ts';
 import type { LabDb } from '../src/store/db.ts';
 import { TeacherCacheBuild, type TeacherCacheSummary } from '../src/store/teacher-caches.ts';
-import { displayName } from './model-host.ts';
 import { BuildProgress, CacheOptionsError, RESPONSE_LABEL, cacheIdOf, scoreRowsInto, validateBuild } from './data-host.ts';
 
 export interface TeacherHostDeps {
@@ -86,7 +86,7 @@ export class TeacherHost {
   /** Load a teacher; the loaded one stays until the new one is ready. */
   async load(source: ModelSource, location: ModelLocation | null, o: TeacherLoad, onProgress: (e: LoadProgressEvent) => void, signal: AbortSignal): Promise<OnnxTeacherCard> {
     const t0 = performance.now();
-    const common = { source, name: displayName(source), dtype: o.dtype, signal, onProgress: (p: LoadProgress) => onProgress(progressEvent(p)) };
+    const common = { source, name: sourceName(source), dtype: o.dtype, signal, onProgress: (p: LoadProgress) => onProgress(progressEvent(p)) };
     let teacher: OnnxTeacher | null = null;
     let adapter: AdapterReport | null = null;
     let fallback: string | null = null;

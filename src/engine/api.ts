@@ -98,6 +98,8 @@ export interface LoadModelOptions {
   cache?: boolean;
   /** Tokens the KV cache holds (default: the model's context, at most DEFAULT_CONTEXT). */
   context?: number;
+  /** What to call the model (card, status bar, run names); default: a short name made from its source. */
+  name?: string;
 }
 
 /** KV cache capacity when the caller does not choose one (the model's own context if shorter). */

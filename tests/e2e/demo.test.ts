@@ -107,7 +107,7 @@ describe('journey: first visit and the built-in demo', () => {
     await banner.getByRole('button', { name: 'Run it again' }).click();
     const status = page.getByTestId('run-status');
     await expectText(status.getByTestId('run-state'), 'Training', 120_000);
-    expect(await status.getByRole('heading').textContent()).toMatch(/\/demo\/models\/student\/ · DCKD · Demo pairs$/);
+    expect(await status.getByRole('heading').textContent()).toBe('demo student · DCKD · Demo pairs');
     expect(await status.getByTestId('run-objective').textContent()).toBe('DCKD');
     expect(await page.getByTestId('demo-step').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(['done', 'done', 'current', 'todo']);
     // The second run used the caches the first one stored (each file fetched once); the pairs, read
@@ -173,6 +173,8 @@ describe('journey: first visit and the built-in demo', () => {
     await page.getByRole('radio', { name: 'Demo' }).check();
     await page.getByTestId('demo-tab').getByRole('button', { name: 'Load the demo student' }).click();
     await expectText(page.getByTestId('model-card').getByTestId('model-parameters'), /^[\d,]+$/);
+    // Named as the demo names it; its address shows where it came from.
+    expect(await page.getByTestId('model-card').getByRole('heading', { level: 2 }).textContent()).toBe('demo student');
     expect(await page.getByTestId('model-card').textContent()).toContain(`${BASE}demo/models/student/`);
     await page.getByRole('button', { name: 'Dismiss the welcome' }).click();
     await expect.poll(() => page.getByTestId('welcome').count()).toBe(0);

@@ -1,7 +1,8 @@
 // Journey "load a model" (issue 7, journey 2) in Chromium against the production build: from a repo
 // id on a local stand-in of the Hugging Face hub (serving the fixtures under the hub's URL layout),
 // with progress; the model card; the cached copy listed; cancel; errors in place that leave the
-// loaded model alone; a local folder; and after a reload, loading offline from the cache, then deleting it.
+// loaded model alone; a local folder; after a reload, loading offline from the cache, then deleting it;
+// and the demo student that ships with the build.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,10 +146,16 @@ describe('journey: load a model', () => {
     await lab.browser.screenshot('models-deleted');
   });
 
-  it('says the built-in demo model is coming while this build has none', async () => {
+  it('loads the demo student from the Demo tab, from the page’s own host', async () => {
     const { page } = lab;
     await page.getByRole('radio', { name: 'Demo' }).check();
-    await expectText(page.getByTestId('demo-coming'), /^The built-in demo model is coming in a later build/);
+    await page.getByTestId('demo-tab').getByRole('button', { name: 'Load the demo student' }).click();
+    await waitForModel(page, 'demo student');
+    const text = (await modelCard(page).textContent()) ?? '';
+    expect(text).toContain('LlamaForCausalLM');
+    expect(text).toContain(`${lab.server.url}demo/models/student/ · downloaded`);
+    // public/demo/models/build.json: the student has 1,066,112 parameters.
+    expect(await modelCard(page).getByTestId('model-parameters').textContent()).toBe('1,066,112');
   });
 
   it('logged no console errors besides the requests that were meant to fail', () => {

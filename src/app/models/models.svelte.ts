@@ -2,7 +2,7 @@
 // shown): the load in progress with its progress and cancel, the last error and where it belongs,
 // the cached models (records of the `models` store + the weight cache's bytes), the hub address,
 // and whether the built-in demo model ships with this build.
-import { errorInfo, type ErrorInfo, type LoadProgressEvent, type ModelSourceSpec } from '../../engine/api.ts';
+import { errorInfo, type ErrorInfo, type LoadModelOptions, type LoadProgressEvent, type ModelSourceSpec } from '../../engine/api.ts';
 import { forgetModel, listModelRecords, saveModelRecord, summarizeCache, type ModelRecord } from '../../store/cached-models.ts';
 import { openLabDb } from '../../store/db.ts';
 import { HUB_BASE } from '../../formats/source.ts';
@@ -95,7 +95,7 @@ export class ModelsState {
   }
 
   loadDemo(): Promise<void> {
-    return this.load({ kind: 'location', text: demoUrl('student') }, 'the demo student', 'demo');
+    return this.load({ kind: 'location', text: demoUrl('student') }, 'the demo student', 'demo', { name: 'demo student' });
   }
 
   loadCached(row: CachedModel): Promise<void> {
@@ -103,14 +103,15 @@ export class ModelsState {
     return this.load({ kind: 'location', text, hubBase: this.hubBase }, text, { cached: row.id });
   }
 
-  async load(source: ModelSourceSpec, label: string, origin: LoadOrigin): Promise<void> {
+  /** `label` names the load in its progress and errors; `options.name`, if given, names the model itself. */
+  async load(source: ModelSourceSpec, label: string, origin: LoadOrigin, options: LoadModelOptions = {}): Promise<void> {
     if (this.loading) return;
     const requestId = `load-${++this.#ticket}`;
     this.loading = { requestId, label, origin, progress: null };
     this.error = null;
     this.note = null;
     try {
-      const { record } = await this.engine.loadModel(source, {}, (p) => {
+      const { record } = await this.engine.loadModel(source, options, (p) => {
         if (this.loading?.requestId === requestId) this.loading.progress = p;
       }, requestId);
       if (record) await saveModelRecord(await openLabDb(), record);

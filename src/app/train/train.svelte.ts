@@ -282,7 +282,7 @@ export class TrainState {
       }
       this.activity = 'loading-model';
       try {
-        await this.models.load({ kind: 'location', text: run.model.location, hubBase: this.models.hubBase }, run.model.name, 'form');
+        await this.models.load({ kind: 'location', text: run.model.location, hubBase: this.models.hubBase }, run.model.name, 'form', { name: run.model.name });
       } finally {
         this.activity = 'idle';
       }
@@ -410,16 +410,17 @@ export class TrainState {
     }
     this.activity = 'comparing';
     const source = { kind: 'location' as const, text: location, hubBase: this.models.hubBase };
+    const named = { name: run.model.name }; // the name it was trained under (the demo's, say)
     try {
       if (this.engine.model?.id !== run.model.id) {
         this.comparing = `Loading ${run.model.name}…`;
-        await this.models.load(source, run.model.name, 'form');
+        await this.models.load(source, run.model.name, 'form', named);
         if (this.engine.model?.id !== run.model.id) throw this.models.error ?? new Error(`${run.model.name} could not be loaded.`);
       }
       this.comparing = 'Putting the trained weights into the student…';
       await this.engine.training().api.activate(run.id, `activate-${++this.#ticket}`);
       this.comparing = `Loading ${run.model.name} as it was before training into the compare slot…`;
-      await this.engine.loadSlot(COMPARE_SLOT, source, {}, () => undefined, `compare-load-${++this.#ticket}`);
+      await this.engine.loadSlot(COMPARE_SLOT, source, named, () => undefined, `compare-load-${++this.#ticket}`);
       arena.noteLocal('local', `after ${OBJECTIVE_LABELS[run.distill?.objective ?? 'sft']}`);
       arena.noteLocal('local:compare', 'before training');
       arena.showBeforeAfter();
