@@ -15,7 +15,7 @@ import { decodeTeacherCache, encodeTeacherCache } from '../../src/formats/teache
 import { loadTokenizer, type Tokenizer } from '../../src/formats/tokenizer.ts';
 import { FIXTURES_DIR } from '../helpers/fixtures.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
-import { expectText, openLab, seriousAxeViolations, waitForReadyEngine, type Lab } from './lab.ts';
+import { expectText, openLab, seriousAxeViolations, sidewaysOverflow, waitForReadyEngine, type Lab } from './lab.ts';
 import { startRepoLoad, useHub, waitForModel } from './model-steps.ts';
 
 const QUESTIONS = [
@@ -242,7 +242,7 @@ describe('journey: prepare data', () => {
     await page.waitForTimeout(300);
     // A laptop-width window: one column, nothing scrolls sideways.
     await page.setViewportSize({ width: 800, height: 900 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
     await lab.browser.screenshot('data-800');
     await page.setViewportSize({ width: 1280, height: 800 });
 

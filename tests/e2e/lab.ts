@@ -64,6 +64,11 @@ export async function expectText(locator: Locator, text: string | RegExp, timeou
   expect.fail(`expected ${locator} to read ${String(text)}, last read "${last}"`);
 }
 
+/** How far the page scrolls sideways in px (≤ 0: not at all): the document, and <main>, inside which the panels scroll. */
+export function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(...[document.documentElement, document.querySelector('main')!].map((e) => e.scrollWidth - e.clientWidth)));
+}
+
 export async function openEngineDetails(page: Page): Promise<Locator> {
   await page.getByRole('button', { name: 'Engine details' }).click();
   const dialog = page.getByRole('dialog', { name: 'Engine details' });

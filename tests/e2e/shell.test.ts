@@ -1,9 +1,10 @@
 // The shell from the production build with WebGPU (Mesa GLES, compatibility mode): the worker gets a
 // device, the self-test kernel matches its reference, the status bar and details show the adapter,
-// every panel passes axe-core, and screenshots of light and dark are kept in test-results/.
+// every panel passes axe-core and fits a laptop-width window, the Content-Security-Policy blocks
+// inline script, and screenshots of light and dark are kept in test-results/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PANELS } from '../../src/app/panels.ts';
-import { engineState, openEngineDetails, openLab, seriousAxeViolations, waitForReadyEngine, type Lab } from './lab.ts';
+import { engineState, openEngineDetails, openLab, seriousAxeViolations, sidewaysOverflow, waitForReadyEngine, type Lab } from './lab.ts';
 
 describe('shell with WebGPU', () => {
   let lab: Lab;
@@ -70,20 +71,40 @@ describe('shell with WebGPU', () => {
     await page.keyboard.press('Escape');
   });
 
-  it('fits narrow laptop windows without sideways scrolling', async () => {
+  it('fits narrow laptop windows without sideways scrolling, on every panel', async () => {
     const { page } = lab;
     for (const width of [1024, 800]) {
       await page.setViewportSize({ width, height: 700 });
-      await page.getByRole('tab', { name: 'Runs & results' }).click();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow, `width ${width}`).toBeLessThanOrEqual(0);
+      for (const panel of PANELS) {
+        await page.getByRole('tab', { name: panel.label }).click();
+        await page.getByRole('tabpanel', { name: panel.label }).waitFor();
+        expect(await sidewaysOverflow(page), `width ${width} / ${panel.label}`).toBeLessThanOrEqual(0);
+      }
       expect(await page.getByRole('tab', { name: 'Runs & results' }).isVisible()).toBe(true);
       await lab.browser.screenshot(`shell-${width}`);
     }
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
-  it('logged no console errors and threw nothing', () => {
-    lab.browser.expectNoProblems();
+  it('carries its Content-Security-Policy in the built page, and the policy blocks an injected inline script', async () => {
+    const { page } = lab;
+    const policy = (await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')) ?? '';
+    expect(policy.split(';').map((d) => d.trim())).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    const injected = await page.evaluate(
+      () =>
+        new Promise<{ blocked: string | null; ran: boolean }>((resolve) => {
+          const ran = () => (window as unknown as { injectedRan?: boolean }).injectedRan === true;
+          document.addEventListener('securitypolicyviolation', (e) => resolve({ blocked: e.effectiveDirective, ran: ran() }), { once: true });
+          setTimeout(() => resolve({ blocked: null, ran: ran() }), 5000);
+          const script = document.createElement('script');
+          script.textContent = 'window.injectedRan = true;';
+          document.body.append(script);
+        }),
+    );
+    expect(injected).toEqual({ blocked: 'script-src-elem', ran: false });
+  });
+
+  it('logged no console errors and threw nothing (but the inline script refused on purpose)', () => {
+    lab.browser.expectNoProblems([/inline script violates the following Content Security Policy directive 'script-src /]);
   });
 });
