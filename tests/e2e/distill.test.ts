@@ -9,7 +9,8 @@
 // charts and the timeline; paused (the paused DCKD run is then offered for resuming: the panel's
 // state kept updating after the panel was left), resumed, cut off by a reload, resumed from its
 // checkpoint without building its ADPA data again, finished; then "Compare in the Arena" puts the
-// untrained and the trained student side by side on one scenario with the rule checks per message.
+// untrained and the trained student side by side on one scenario with the rule checks per message;
+// the Runs panel shows the finished run's objective, stages, weights and caches.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
@@ -294,6 +295,22 @@ describe('journey: distil with DCKD and ADPA+, compare before and after', () => 
     await page.getByTestId('compare-slot').getByRole('button', { name: 'Unload it' }).click();
     await expect.poll(() => page.getByTestId('compare-slot').count()).toBe(0);
     expect(await players.getByLabel('Left model').locator('option').allTextContents()).toEqual(['fixtures/llama (local student, after ADPA+)']);
+  });
+
+  it('the Runs panel re-opens the ADPA+ run with its objective, stages, weights and teacher caches', async () => {
+    const { page } = lab;
+    await openPanel(page, 'Runs & results', 'Runs & results');
+    await page.getByTestId('run-entry').filter({ hasText: 'ADPA+' }).click();
+    const view = page.getByRole('article', { name: 'fixtures/llama · ADPA+ · pairs.jsonl' });
+    await expectText(view.getByTestId('distill-objective'), `ADPA+: DCKD (${STAGE_STEPS} steps), then ADPA (${STAGE_STEPS} steps)`);
+    expect(await view.getByTestId('distill-weights').locator('.line').allTextContents()).toEqual(['DCKD: w_sft 1 · w_kd 1 · w_c 0.1 · w_r 0.1', 'ADPA: w_sft 1 · w_adpa 1.6 · parity clamp c(Â)']);
+    await expect
+      .poll(() => view.getByTestId('distill-caches').locator('.line').allTextContents())
+      .toEqual([
+        'chosen: fixtures/qwen2 · chosen · pairs.jsonl',
+        'rejected: fixtures/qwen2 · rejected · pairs.jsonl',
+        'advantage: advantage on ŷ · fixtures/llama · ADPA+ · pairs.jsonl · stage 2 (built by the run, scored by fixtures/qwen2 and fixtures/qwen3)',
+      ]);
   });
 
   it('logged no console errors and threw nothing', () => {
