@@ -38,12 +38,21 @@ export interface OpenAiEndpointConfig {
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
+const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
+
+/** The page's origin where the page's Content-Security-Policy applies; null in Node (the CLI), which has none. */
+const PAGE_ORIGIN = inBrowser ? location.origin : null;
+
+/** The hosts index.html's connect-src lets the page reach over plain http (besides its own origin). */
+const PAGE_HTTP_HOSTS = new Set(['localhost', '127.0.0.1']);
+
 /**
  * The chat-completions URL for a base URL. A path that already ends in `/chat/completions` is kept;
  * one ending in a version segment (`/v1`, `/v1beta`) or `/openai` gets `/chat/completions`; any
- * other gets `/v1/chat/completions`.
+ * other gets `/v1/chat/completions`. In the page (`pageOrigin`), plain http to another machine is
+ * refused here: the page's policy would block it, and the browser would report it as a network error.
  */
-export function chatCompletionsUrl(baseUrl: string): string {
+export function chatCompletionsUrl(baseUrl: string, pageOrigin: string | null = PAGE_ORIGIN): string {
   let url: URL;
   try {
     url = new URL(baseUrl.trim());
@@ -53,6 +62,14 @@ export function chatCompletionsUrl(baseUrl: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new LabError('EndpointUrlError', `"${baseUrl}" is not an http(s) URL.`, 'Use e.g. http://localhost:8080 (llama.cpp server).');
   }
+  if (pageOrigin !== null && url.protocol === 'http:' && !PAGE_HTTP_HOSTS.has(url.hostname) && url.origin !== pageOrigin) {
+    const port = url.port || '80';
+    throw new LabError(
+      'EndpointUrlError',
+      `The page cannot reach ${url.host} over plain http: its Content-Security-Policy allows http only to this machine (localhost, 127.0.0.1).`,
+      `Use https, or tunnel the server to this machine (e.g. ssh -L ${port}:localhost:${port} ${url.hostname}) and use http://localhost:${port}.`,
+    );
+  }
   const path = url.pathname.replace(/\/+$/, '');
   const last = path.slice(path.lastIndexOf('/') + 1);
   if (!path.endsWith('/chat/completions')) {
@@ -60,8 +77,6 @@ export function chatCompletionsUrl(baseUrl: string): string {
   }
   return url.toString();
 }
-
-const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 
 /** Marks failures worth another attempt, with the server's requested wait if any. */
 interface Retryable {

@@ -47,6 +47,11 @@ describe('endpoint settings', () => {
     const notice = form.getByTestId('error-notice');
     await expectText(notice.locator('.message'), '"localhost 11434" is not a URL.');
     expect(await notice.textContent()).toContain('What to do: Use e.g. http://localhost:11434');
+    // Plain http to another machine, which the page's CSP would block: refused up front, with the way out.
+    await form.getByLabel('Base URL').fill('http://192.168.1.20:11434');
+    await form.getByRole('button', { name: 'Add endpoint' }).click();
+    await expectText(notice.locator('.message'), /^The page cannot reach 192\.168\.1\.20:11434 over plain http/);
+    expect(await notice.textContent()).toContain('What to do: Use https, or tunnel the server to this machine');
     await form.getByLabel('Base URL').fill('http://localhost:11434');
     await form.getByLabel('Model').fill('  ');
     await form.getByRole('button', { name: 'Add endpoint' }).click();

@@ -67,6 +67,28 @@ describe('chatCompletionsUrl', () => {
     expect(() => chatCompletionsUrl('localhost:11434')).toThrow(/not an http\(s\) URL|not a URL/);
     expect(() => chatCompletionsUrl('not a url')).toThrow(/"not a url" is not a URL/);
   });
+
+  it('in the page, refuses plain http to another machine (its CSP would block it), naming the way out', () => {
+    const page = 'https://lab.example.org';
+    expect(() => chatCompletionsUrl('http://192.168.1.20:11434', page)).toThrow(
+      expect.objectContaining({
+        name: 'EndpointUrlError',
+        message: expect.stringMatching(
+          /^The page cannot reach 192\.168\.1\.20:11434 over plain http: its Content-Security-Policy allows http only to this machine .*\nHint: Use https, or tunnel .*\(e\.g\. ssh -L 11434:localhost:11434 192\.168\.1\.20\) and use http:\/\/localhost:11434\.$/,
+        ),
+      }),
+    );
+    expect(() => chatCompletionsUrl('http://[::1]:8080', page)).toThrow(/cannot reach \[::1\]:8080 over plain http/);
+    // What the policy allows: https anywhere, http on this machine and to the page's own origin.
+    expect(chatCompletionsUrl('https://192.168.1.20:11434', page)).toBe('https://192.168.1.20:11434/v1/chat/completions');
+    expect(chatCompletionsUrl('http://localhost:11434', page)).toBe('http://localhost:11434/v1/chat/completions');
+    expect(chatCompletionsUrl('http://127.0.0.1:8080/v1', page)).toBe('http://127.0.0.1:8080/v1/chat/completions');
+    expect(chatCompletionsUrl('http://lab.local:8000/v1', 'http://lab.local:8000')).toBe('http://lab.local:8000/v1/chat/completions');
+  });
+
+  it('in Node (the CLI, no CSP), lets plain http go anywhere', () => {
+    expect(chatCompletionsUrl('http://192.168.1.20:11434')).toBe('http://192.168.1.20:11434/v1/chat/completions');
+  });
 });
 
 describe('retry timing', () => {
