@@ -50,6 +50,7 @@ describe('attention vs reference', () => {
   it('decode step over a cache with spare capacity', () => check({ B: 2, T: 1, H: 6, Hkv: 3, D: 64, cap: 40, past: 23 }));
   it('chunked prefill after a past', () => check({ B: 1, T: 5, H: 3, Hkv: 1, D: 24, cap: 20, past: 7 }));
   it('long rows (S > workgroup) and head dim 128', () => check({ B: 1, T: 3, H: 2, Hkv: 2, D: 128, cap: 300, past: 290 }));
+  it('GQA 2:1, odd head dim, padded batch in a larger cache', () => check({ B: 2, T: 11, H: 4, Hkv: 2, D: 7, cap: 17, past: 3 }));
   it('grid folding', () => check({ B: 2, T: 5, H: 3, Hkv: 3, D: 8, cap: 5, past: 0 }, 7));
 
   it('refuses more slots than the cache holds', async () => {

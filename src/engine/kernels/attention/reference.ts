@@ -1,4 +1,6 @@
-// Attention reference (f64): causal, GQA (query head h uses kv head h / (H / Hkv)), key mask, slots.
+// Attention reference (f64): causal, GQA (query head h uses kv head h / (H / Hkv)), key mask, slots;
+// and the two row steps the GPU version runs between its matmuls (attentionSoftmaxRef,
+// attentionSoftmaxBackwardRef).
 
 export interface AttentionRefArgs {
   q: ArrayLike<number>; // [B, T, H, D]
@@ -17,33 +19,74 @@ export interface AttentionRefArgs {
 
 const MASKED = -1e30;
 
+/**
+ * Probabilities [B, H, T, S] from raw scores q·k [B, H, T, S] (S = past + T): softmax of
+ * scale · score per row, with slots after the query's (past + t) and slots where mask [B, cap] ≤ 0.5
+ * at -1e30 (a fully masked row becomes uniform).
+ */
+export function attentionSoftmaxRef(
+  scores: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  d: { B: number; H: number; T: number; cap: number; past: number; scale: number },
+): Float64Array {
+  const { B, H, T, cap, past, scale } = d;
+  const S = past + T;
+  const probs = new Float64Array(B * H * T * S);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const base = ((b * H + h) * T + t) * S;
+        const row = new Float64Array(S);
+        for (let s = 0; s < S; s++) row[s] = s <= past + t && mask[b * cap + s] > 0.5 ? scale * scores[base + s] : MASKED;
+        let m = -Infinity;
+        for (const x of row) m = Math.max(m, x);
+        let sum = 0;
+        for (let s = 0; s < S; s++) sum += (row[s] = Math.exp(row[s] - m));
+        for (let s = 0; s < S; s++) probs[base + s] = row[s] / sum;
+      }
+    }
+  }
+  return probs;
+}
+
+/** Gradient of the raw scores from the probabilities' gradient dP, rows of length S: scale · P ∘ (dP − Σ P·dP). */
+export function attentionSoftmaxBackwardRef(dP: ArrayLike<number>, probs: ArrayLike<number>, S: number, scale: number): Float64Array {
+  const dS = new Float64Array(probs.length);
+  for (let base = 0; base < probs.length; base += S) {
+    let rowdot = 0;
+    for (let s = 0; s < S; s++) rowdot += probs[base + s] * dP[base + s];
+    for (let s = 0; s < S; s++) dS[base + s] = scale * probs[base + s] * (dP[base + s] - rowdot);
+  }
+  return dS;
+}
+
 export function attentionRef(a: AttentionRefArgs): { probs: Float64Array; out: Float64Array } {
   const { q, k, v, mask, B, T, H, Hkv, D, cap, past, scale } = a;
   const S = past + T;
-  const probs = new Float64Array(B * H * T * S);
-  const out = new Float64Array(B * T * H * D);
+  const scores = new Float64Array(B * H * T * S);
   const group = H / Hkv;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const kvh = Math.floor(h / group);
       for (let t = 0; t < T; t++) {
-        const scores = new Float64Array(S);
         for (let s = 0; s < S; s++) {
-          if (s <= past + t && mask[b * cap + s] > 0.5) {
-            let acc = 0;
-            for (let d = 0; d < D; d++) acc += q[((b * T + t) * H + h) * D + d] * k[((b * cap + s) * Hkv + kvh) * D + d];
-            scores[s] = acc * scale;
-          } else scores[s] = MASKED;
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += q[((b * T + t) * H + h) * D + d] * k[((b * cap + s) * Hkv + kvh) * D + d];
+          scores[((b * H + h) * T + t) * S + s] = acc;
         }
-        let m = -Infinity;
-        for (const x of scores) m = Math.max(m, x);
-        let sum = 0;
-        for (let s = 0; s < S; s++) sum += (scores[s] = Math.exp(scores[s] - m));
+      }
+    }
+  }
+  const probs = attentionSoftmaxRef(scores, mask, { B, H, T, cap, past, scale });
+  const out = new Float64Array(B * T * H * D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / group);
+      for (let t = 0; t < T; t++) {
         const base = ((b * H + h) * T + t) * S;
-        for (let s = 0; s < S; s++) probs[base + s] = scores[s] / sum;
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let s = 0; s < S; s++) acc += (scores[s] / sum) * v[((b * cap + s) * Hkv + kvh) * D + d];
+          for (let s = 0; s < S; s++) acc += probs[base + s] * v[((b * cap + s) * Hkv + kvh) * D + d];
           out[((b * T + t) * H + h) * D + d] = acc;
         }
       }
@@ -59,30 +102,36 @@ export function attentionBackwardRef(
 ): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
   const { q, k, v, B, T, H, Hkv, D, scale } = a;
   const { probs } = attentionRef({ ...a, cap: T, past: 0 });
+  const group = H / Hkv;
+  const dP = new Float64Array(probs.length);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / group);
+      for (let t = 0; t < T; t++) {
+        for (let s = 0; s < T; s++) {
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += dOut[((b * T + t) * H + h) * D + d] * v[((b * T + s) * Hkv + kvh) * D + d];
+          dP[((b * H + h) * T + t) * T + s] = acc;
+        }
+      }
+    }
+  }
+  const dS = attentionSoftmaxBackwardRef(dP, probs, T, scale);
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
-  const group = H / Hkv;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const kvh = Math.floor(h / group);
       for (let t = 0; t < T; t++) {
         const prow = ((b * H + h) * T + t) * T;
-        const dP = new Float64Array(T);
-        let rowdot = 0;
         for (let s = 0; s < T; s++) {
-          for (let d = 0; d < D; d++) dP[s] += dOut[((b * T + t) * H + h) * D + d] * v[((b * T + s) * Hkv + kvh) * D + d];
-          rowdot += probs[prow + s] * dP[s];
-        }
-        for (let s = 0; s < T; s++) {
-          const p = probs[prow + s];
-          const dS = p * (dP[s] - rowdot);
           for (let d = 0; d < D; d++) {
             const qi = ((b * T + t) * H + h) * D + d;
             const ki = ((b * T + s) * Hkv + kvh) * D + d;
-            dq[qi] += scale * dS * k[ki];
-            dk[ki] += scale * dS * q[qi];
-            dv[ki] += p * dOut[qi];
+            dq[qi] += dS[prow + s] * k[ki];
+            dk[ki] += dS[prow + s] * q[qi];
+            dv[ki] += probs[prow + s] * dOut[qi];
           }
         }
       }
