@@ -7,7 +7,7 @@
 //   kc, vc [cap, Hkv, D]          the cache: slots < slot are read, slot is written
 //   mask  [cap]                   1 = the slot holds a real token; slots < slot with 0 are skipped
 //   out   [H·D]                   the o_proj input
-// Scores scale · q·k over slots ≤ slot (masked ones count as -1e30, as attention_probs.wgsl), then
+// Scores scale · q·k over slots ≤ slot (masked ones count as -1e30, as in attention_softmax.wgsl), then
 // softmax and the weighted sum of values in one pass over the slots, TILE at a time, with a running
 // maximum (online softmax): no probabilities leave the workgroup, so only the cache bounds the
 // context. Vectors are handled as vec4 (D a multiple of 8, so RoPE's halves are whole vec4s).
