@@ -2,13 +2,16 @@
 // one ONNX teacher loaded through transformers.js, on WebGPU with our device where it can be had,
 // else on wasm; and teacher caches built with it into IndexedDB the way the engine's DataHost
 // builds them (same ids, plans, chunks, batch-boundary progress: workers/data-host.ts), so they
-// resume after a cancel or a reload and list, check and train like any other cache.
+// resume after a cancel or a reload and list, check and train like any other cache. A second slot
+// holds an ONNX chat model, loaded the same way, that answers chats (TransformersChat).
 import type { AdapterReport } from '../src/engine/adapter.ts';
 import type { LoadProgressEvent, Sink } from '../src/engine/api.ts';
 import { errorInfo } from '../src/engine/api.ts';
 import type { CacheBuildEvent, CacheBuildRequest, ModelLocation } from '../src/engine/data-api.ts';
 import { LabError } from '../src/engine/errors.ts';
-import { ONNX_SCORER, type OnnxTeacherCard, type StudentIdentity } from '../src/engine/teacher-api.ts';
+import { ONNX_SCORER, type OnnxSlot, type OnnxTeacherCard, type StudentIdentity } from '../src/engine/teacher-api.ts';
+import type { ChatMessage } from '../src/llm/chat.ts';
+import type { LocalGenerateOptions, LocalGeneration, LocalToken } from '../src/llm/local-engine.ts';
 import { sequencesFor } from '../src/distill/cache/assemble.ts';
 import { loadOnnxTeacher, OnnxTeacherError, type OnnxDevice, type OnnxDType, type OnnxTeacher } from '../src/distill/cache/onnx-teacher.ts';
 import { fitPairs, renderPairs } from '../src/distill/data/preference.ts';
@@ -41,6 +44,13 @@ export interface TeacherLoad {
   /** 'webgpu' falls back to the host's fallback device. */
   device: OnnxDevice;
   dtype?: OnnxDType;
+  /** Default 'teacher'. */
+  slot?: OnnxSlot;
+}
+
+interface Loaded {
+  teacher: OnnxTeacher;
+  card: OnnxTeacherCard;
 }
 
 function progressEvent(p: LoadProgress): LoadProgressEvent {
@@ -65,7 +75,7 @@ function checkStudent(teacher: OnnxTeacher, student: StudentIdentity | null): vo
 }
 
 export class TeacherHost {
-  private current: { teacher: OnnxTeacher; card: OnnxTeacherCard } | null = null;
+  private readonly slots: Record<OnnxSlot, Loaded | null> = { teacher: null, chat: null };
   private readonly flushMs: number;
   private readonly progressMs: number;
   private readonly fallback: OnnxDevice;
@@ -79,14 +89,20 @@ export class TeacherHost {
     this.fallback = options.fallback ?? 'wasm';
   }
 
+  /** The loaded teacher's card. */
   get card(): OnnxTeacherCard | null {
-    return this.current?.card ?? null;
+    return this.cardOf('teacher');
   }
 
-  /** Load a teacher; the loaded one stays until the new one is ready. */
+  cardOf(slot: OnnxSlot): OnnxTeacherCard | null {
+    return this.slots[slot]?.card ?? null;
+  }
+
+  /** Load a model into a slot (default: the teacher's); the loaded one stays until the new one is ready. */
   async load(source: ModelSource, location: ModelLocation | null, o: TeacherLoad, onProgress: (e: LoadProgressEvent) => void, signal: AbortSignal): Promise<OnnxTeacherCard> {
     const t0 = performance.now();
-    const common = { source, name: sourceName(source), dtype: o.dtype, signal, onProgress: (p: LoadProgress) => onProgress(progressEvent(p)) };
+    const slot = o.slot ?? 'teacher';
+    const common = { source, name: sourceName(source), dtype: o.dtype, chat: slot === 'chat', signal, onProgress: (p: LoadProgress) => onProgress(progressEvent(p)) };
     let teacher: OnnxTeacher | null = null;
     let adapter: AdapterReport | null = null;
     let fallback: string | null = null;
@@ -116,15 +132,34 @@ export class TeacherHost {
       fileBytes: teacher.fileBytes,
       loadMs: performance.now() - t0,
     };
-    await this.unload();
-    this.current = { teacher, card };
+    await this.unload(slot);
+    this.slots[slot] = { teacher, card };
     return card;
   }
 
-  async unload(): Promise<void> {
-    const old = this.current;
-    this.current = null;
+  async unload(slot: OnnxSlot = 'teacher'): Promise<void> {
+    const old = this.slots[slot];
+    this.slots[slot] = null;
     await old?.teacher.dispose();
+  }
+
+  /** The chat model's reply, streamed to `onToken`; the signal ends it (ChatAbortedError). */
+  async generate(messages: ChatMessage[], o: LocalGenerateOptions, onToken: (token: LocalToken) => void, signal: AbortSignal): Promise<LocalGeneration> {
+    const chat = this.slots.chat?.teacher.chat;
+    if (!chat) throw new LabError('NoModelError', 'No ONNX chat model is loaded.', 'Load one in the Arena (ONNX model), then try again.');
+    const result = await chat.chat(messages, {
+      maxTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      ...(o.stop?.length ? { stop: o.stop } : {}),
+      signal,
+      onToken: (text) => onToken({ text }),
+    });
+    return {
+      ids: result.tokenIds ?? [],
+      text: result.text,
+      promptTokens: result.usage?.promptTokens,
+      finishReason: result.finishReason === 'length' ? 'length' : 'stop',
+    };
   }
 
   /** Build (or resume) a cache of the chosen or rejected responses of a stored data set. */
@@ -134,7 +169,7 @@ export class TeacherHost {
     if (r.response === 'student') {
       throw new CacheOptionsError('Responses', 'an ONNX teacher scores the chosen or rejected responses; the student’s own responses ŷ are written and scored in the engine (Scored by: Teacher or Reference).');
     }
-    const loaded = this.current;
+    const loaded = this.slots.teacher;
     if (!loaded) throw new LabError('NoModelError', 'No ONNX teacher is loaded, which would score the responses.', 'Load one in “Build a teacher cache” (Scored by: ONNX).');
     const { teacher, card } = loaded;
     checkStudent(teacher, student);

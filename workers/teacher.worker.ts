@@ -1,5 +1,5 @@
-// The teacher worker: ONNX teachers through transformers.js and onnxruntime-web, off the engine's
-// worker (its own WebGPU device, its own job queue). Exposes TeacherApi (src/engine/teacher-api.ts)
+// The teacher worker: ONNX teachers (and an ONNX chat model) through transformers.js and
+// onnxruntime-web, off the engine's worker (its own WebGPU device, its own job queue). Exposes TeacherApi (src/engine/teacher-api.ts)
 // through Comlink; the work is TeacherHost's (./teacher-host.ts). Started lazily by the page
 // (src/app/teacher-client.svelte.ts) when an ONNX teacher is first loaded.
 import * as Comlink from 'comlink';
@@ -60,8 +60,17 @@ function locationOf(spec: ModelSourceSpec): ModelLocation | null {
 
 const api: TeacherApi = {
   load: (spec, options, sink, requestId) =>
-    job(requestId, (signal) => host.load(sourceOf(spec), locationOf(spec), { device: options.device ?? 'webgpu', dtype: options.dtype }, (e) => void sink(e), signal)),
-  unload: () => job(`unload-${++unloads}`, () => host.unload()),
+    job(requestId, (signal) => host.load(sourceOf(spec), locationOf(spec), { device: options.device ?? 'webgpu', dtype: options.dtype, slot: options.slot }, (e) => void sink(e), signal)),
+  unload: (slot) => job(`unload-${++unloads}`, () => host.unload(slot)),
+  generate: (messages, options, sink) =>
+    job(options.requestId, async (signal) => {
+      // Tokens cross on the sink's own port, the result on the worker's: wait until every token is
+      // delivered, or the result could overtake the last of them.
+      const delivered: Promise<unknown>[] = [];
+      const result = await host.generate(messages, options, (t) => void delivered.push(Promise.resolve(sink(t)).catch(() => undefined)), signal);
+      await Promise.all(delivered);
+      return result;
+    }),
   buildCache: (request, student, sink, requestId) => job(requestId, (signal) => host.build(request, student, sink, signal)),
   cancel: (requestId) => pending.get(requestId)?.abort(new CancelledError('Cancelled.')),
 };

@@ -1,8 +1,8 @@
 // The page's side of ProactiveEval, shared by the Arena, Runs and endpoint settings: the configured
 // endpoints (keys stay in IndexedDB and in this object, never in the DOM), which endpoint plays
 // which role by default, the scenarios in use (the bundled set, or files the person picked), the
-// prompt templates in use, and turning a choice ("endpoint X", "the local student") into a
-// ChatBackend. Kept for the page's lifetime (created on first use), like the other panel states.
+// prompt templates in use, and turning a choice ("endpoint X", "the local student", "the ONNX
+// model") into a ChatBackend. Kept for the page's lifetime (created on first use), like the other panel states.
 import { errorInfo, type ErrorInfo, type GenerateEvent, type ModelCard } from '../engine/api.ts';
 import { LabError } from '../engine/errors.ts';
 import type { ChatBackend } from '../llm/chat.ts';
@@ -20,17 +20,20 @@ import { demoModelName, fetchDemo, isDemoCard } from './demo/kit.ts';
 import { withDemoPrompts } from './demo/prompts.ts';
 import type { EngineClient } from './engine-client.svelte.ts';
 import { useEngine } from './engine-context.ts';
+import { useOnnxChat, type TeacherClient } from './teacher-client.svelte.ts';
 
 /** The roles an endpoint can play by default. */
 export type Role = 'model' | 'judge' | 'user';
 export const ROLE_LABELS: Record<Role, string> = { model: 'Model under test', judge: 'Judge', user: 'Simulated user' };
 
 /**
- * A backend the person can pick: `endpoint:<id>`, `local` (the student loaded in the engine) or
- * `local:compare` (the model in the engine's compare slot, e.g. the student before training).
+ * A backend the person can pick: `endpoint:<id>`, `local` (the student loaded in the engine),
+ * `local:compare` (the model in the engine's compare slot, e.g. the student before training) or
+ * `onnx` (the ONNX chat model in the teacher worker, through transformers.js).
  * Strings, so they sit in <select> values and in stored run records as they are.
  */
-export type BackendKey = `endpoint:${string}` | LocalKey;
+export type BackendKey = `endpoint:${string}` | LocalKey | typeof ONNX_KEY;
+export const ONNX_KEY = 'onnx';
 export type LocalKey = 'local' | 'local:compare';
 
 /** The engine slot of the Arena's second local model. */
@@ -95,7 +98,10 @@ export class ProactiveClient {
   localNotes = $state.raw<Partial<Record<LocalKey, { card: ModelCard; note: string }>>>({});
   ready: Promise<void>;
 
-  constructor(private readonly engine: EngineClient) {
+  constructor(
+    private readonly engine: EngineClient,
+    private readonly onnx: TeacherClient = useOnnxChat(),
+  ) {
     this.ready = this.#init();
   }
 
@@ -230,13 +236,19 @@ export class ProactiveClient {
     return this.demoCard(key) ? withDemoPrompts(this.prompts) : this.prompts;
   }
 
-  /** Every model the person can put to the test: the local student and the compare slot (when loaded) and each endpoint. */
+  /** The ONNX chat model's label in pickers and results. */
+  #onnxLabel(name: string): string {
+    return `${name} (ONNX, transformers.js)`;
+  }
+
+  /** Every model the person can put to the test: the local student, the compare slot and the ONNX model (when loaded) and each endpoint. */
   get modelOptions(): BackendOption[] {
     const locals = (['local', 'local:compare'] as const).flatMap((key) => {
       const card = this.localCard(key);
       return card ? [{ key, label: this.#localLabel(key, card) }] : [];
     });
-    return [...locals, ...this.endpoints.map((e): BackendOption => ({ key: `endpoint:${e.id}`, label: e.label }))];
+    const onnx: BackendOption[] = this.onnx.card ? [{ key: ONNX_KEY, label: this.#onnxLabel(this.onnx.card.name) }] : [];
+    return [...locals, ...onnx, ...this.endpoints.map((e): BackendOption => ({ key: `endpoint:${e.id}`, label: e.label }))];
   }
 
   /** The default model: the role's endpoint, else the local student, else the first endpoint. */
@@ -255,12 +267,23 @@ export class ProactiveClient {
       const card = this.localCard(key);
       return { id: `${COMPARE_SLOT}:${card?.id ?? 'none'}`, label: card ? `${card.name} (compare slot)` : 'compare slot' };
     }
+    if (key === ONNX_KEY) {
+      // The card id (`onnx:<source>@<revision>/<dtype>`) already says which backend it is.
+      const card = this.onnx.card;
+      return { id: card?.id ?? 'onnx:none', label: card ? this.#onnxLabel(card.name) : 'ONNX model' };
+    }
     const e = this.endpoint(key.slice('endpoint:'.length));
     return { id: key, label: e?.label ?? key };
   }
 
-  /** The backend for a model reference id (`endpoint:<id>`, `local:<card id>` or `compare:<card id>`); throws when it is gone. */
+  /** The backend for a model reference id (`endpoint:<id>`, `local:<card id>`, `compare:<card id>` or `onnx:<…>`); throws when it is gone. */
   backendForRef(id: string): ChatBackend {
+    if (id.startsWith('onnx:')) {
+      if (this.onnx.card?.id !== id) {
+        throw new ProactiveClientError(`The ONNX model "${id.slice('onnx:'.length)}" is not loaded.`, 'Load it again in the Arena (ONNX model), then try again.');
+      }
+      return this.backend(ONNX_KEY);
+    }
     if (id.startsWith(`${COMPARE_SLOT}:`)) {
       const want = id.slice(COMPARE_SLOT.length + 1);
       if (this.localCard('local:compare')?.id !== want) {
@@ -279,6 +302,11 @@ export class ProactiveClient {
   }
 
   backend(key: BackendKey): ChatBackend {
+    if (key === ONNX_KEY) {
+      const card = this.onnx.card;
+      if (!card) throw new ProactiveClientError('No ONNX model is loaded.', 'Load one in the Arena (ONNX model), or pick another model.');
+      return new LocalEngineChat(this.onnx.generator(), this.#onnxLabel(card.name));
+    }
     if (key === 'local' || key === 'local:compare') {
       const card = this.localCard(key);
       if (!card) {

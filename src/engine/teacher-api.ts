@@ -1,8 +1,10 @@
 // The teacher worker's API (workers/teacher.worker.ts, built on workers/teacher-host.ts): an ONNX
 // causal LM loaded through transformers.js (onnxruntime-web on WebGPU, or wasm when WebGPU is not
 // to be had) that builds teacher caches into IndexedDB, like the engine's data API does with the
-// teacher slot (src/engine/data-api.ts). Same conventions as src/engine/api.ts: plain data only,
-// sinks wrapped with Comlink.proxy, cancellation through cancel(requestId).
+// teacher slot (src/engine/data-api.ts); and, in a slot of its own, an ONNX chat model that plays
+// in the Arena and in batch runs (`generate`, shaped as the LocalGenerator of src/llm/local-engine.ts).
+// Same conventions as src/engine/api.ts: plain data only, sinks wrapped with Comlink.proxy,
+// cancellation through cancel(requestId).
 //
 // A build's request is the engine's CacheBuildRequest with `scorer: ONNX_SCORER`, so its plan is
 // stored with the engine's (src/store/cache-builds.ts) and an interrupted build resumes from the
@@ -12,11 +14,18 @@ import type { CacheBuildEvent, CacheBuildRequest, ModelLocation } from './data-a
 import type { LoadProgressEvent, ModelSourceSpec, RequestId, Sink } from './api.ts';
 import type { TeacherCacheSummary } from '../store/teacher-caches.ts';
 import type { OnnxDevice, OnnxDType } from '../distill/cache/onnx-teacher.ts';
+import type { ChatMessage } from '../llm/chat.ts';
+import type { LocalGenerateOptions, LocalGeneration, LocalToken } from '../llm/local-engine.ts';
 
 /** CacheBuildRequest.scorer of the builds this worker makes. */
 export const ONNX_SCORER = 'onnx-teacher';
 
+/** The worker's two models: the teacher that scores caches, and a chat model to talk to. */
+export type OnnxSlot = 'teacher' | 'chat';
+
 export interface OnnxLoadOptions {
+  /** Default 'teacher'. A 'chat' model also loads its chat template (and fails without one). */
+  slot?: OnnxSlot;
   /** 'webgpu' (default) falls back to 'wasm' when no device or session can be had. */
   device?: 'webgpu' | 'wasm';
   dtype?: OnnxDType;
@@ -53,9 +62,15 @@ export interface StudentIdentity {
 }
 
 export interface TeacherApi {
-  /** Load an ONNX teacher (replacing the loaded one only once the new one is loaded). */
+  /** Load an ONNX model into options.slot (default: the teacher), replacing the slot's model only once the new one is loaded. */
   load(source: ModelSourceSpec, options: OnnxLoadOptions, sink: Sink<LoadProgressEvent>, requestId: RequestId): Promise<OnnxTeacherCard>;
-  unload(): Promise<void>;
+  /** Free the slot's model (default: the teacher). */
+  unload(slot?: OnnxSlot): Promise<void>;
+  /**
+   * A reply of the chat slot's model to `messages` (its chat template applied), streamed to `sink`
+   * piece by piece; cancel(options.requestId) ends it (rejecting with ChatAbortedError).
+   */
+  generate(messages: ChatMessage[], options: LocalGenerateOptions, sink: Sink<LocalToken>): Promise<LocalGeneration>;
   /**
    * Build a teacher cache of the chosen or rejected responses into IndexedDB with the loaded
    * teacher, or resume the interrupted build of the same settings. `request.scorer` is ONNX_SCORER.

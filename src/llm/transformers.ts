@@ -34,6 +34,23 @@ export class TransformersModelError extends LabError {
   }
 }
 
+/** The prompt leaves no room for a reply in the model's context (max_position_embeddings). */
+export class TransformersContextError extends LabError {
+  constructor(model: string, promptTokens: number, context: number) {
+    super(
+      'TransformersContextError',
+      `The prompt is ${promptTokens} tokens long, and the context of ${model} holds ${context} tokens (prompt and reply together).`,
+      'Shorten the conversation or the system prompt (ProactiveEval: Prompts), or use a model with a longer context.',
+    );
+  }
+}
+
+/** The model's context in tokens (config.json's max_position_embeddings), Infinity when it does not say. */
+function contextOf(model: PreTrainedModel): number {
+  const n = (model.config as unknown as { max_position_embeddings?: unknown }).max_position_embeddings;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : Infinity;
+}
+
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 /** Loads tokenizer and model. transformers.js settings (`env`) are global: the last load sets them. */
@@ -84,6 +101,10 @@ export class TransformersChat implements ChatBackend {
       { add_generation_prompt: true, return_dict: true },
     ) as { input_ids: Tensor; attention_mask: Tensor };
     const promptTokens = inputs.input_ids.dims[1];
+    // As the engine does: the reply gets what the context leaves after the prompt, which must fit.
+    const context = contextOf(this.model);
+    if (promptTokens >= context) throw new TransformersContextError(this.label, promptTokens, context);
+    const maxNewTokens = Math.min(options.maxTokens ?? DEFAULT_ONNX_MAX_TOKENS, context - promptTokens);
     const stopper = new InterruptableStoppingCriteria();
     const scanner = new StopScanner(options.stop ?? []);
     const streamer = new TextStreamer(this.tokenizer, {
@@ -98,7 +119,6 @@ export class TransformersChat implements ChatBackend {
     const onAbort = (): void => stopper.interrupt();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const temperature = options.temperature ?? 0;
-    const maxNewTokens = options.maxTokens ?? DEFAULT_ONNX_MAX_TOKENS;
     let output: Tensor;
     try {
       output = (await this.model.generate({

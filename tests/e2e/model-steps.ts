@@ -1,6 +1,19 @@
 // Steps of the Models panel as a user takes them (shared by the models and chat journeys).
+import { mkdtemp, readdir, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+import { FIXTURES_DIR } from '../helpers/fixtures.ts';
 import { expectText } from './lab.ts';
+
+/** The production build with the llama fixture beside it, at <site>/llama/ (links, nothing copied). */
+export async function siteWithFixture(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'student-lab-onnx-'));
+  const dist = resolve('dist');
+  for (const entry of await readdir(dist)) await symlink(join(dist, entry), join(root, entry));
+  await symlink(join(FIXTURES_DIR, 'llama'), join(root, 'llama'));
+  return root;
+}
 
 /** Point repo ids at another hub (the local stand-in): the "Hub …" disclosure of the Hugging Face tab. */
 export async function useHub(page: Page, url: string): Promise<void> {

@@ -5,15 +5,14 @@
 // values match the engine's cache of the same model built in the page (both exported and compared
 // here). Every request the page and its workers make stays on the page's origin (onnxruntime-web's
 // wasm ships with the build).
-import { mkdtemp, readdir, readFile, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTeacherCache, probsAsFloat32, type TeacherCache } from '../../src/formats/teacher-cache.ts';
-import { FIXTURES_DIR } from '../helpers/fixtures.ts';
 import { expectText, openLab, seriousAxeViolations, waitForReadyEngine, type Lab } from './lab.ts';
-import { waitForModel } from './model-steps.ts';
+import { siteWithFixture, waitForModel } from './model-steps.ts';
 
 const PAIRS = [
   ['Where is the station?', 'It is two streets down, on the left.', 'No idea.'],
@@ -27,15 +26,6 @@ const TEXT = PAIRS.map(([prompt, chosen, rejected], i) => JSON.stringify({ id: `
 // onnxruntime-web's WebGPU EP and our engine both reproduce the fixture's logits to ~5e-5; softmax
 // turns that into at most ~1e-4 relative on a probability: 2e-4 relative is f32 noise (both f32).
 const RTOL = 2e-4;
-
-/** The production build with the llama fixture beside it (links, nothing copied). */
-async function siteWithFixture(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'student-lab-onnx-'));
-  const dist = resolve('dist');
-  for (const entry of await readdir(dist)) await symlink(join(dist, entry), join(root, entry));
-  await symlink(join(FIXTURES_DIR, 'llama'), join(root, 'llama'));
-  return root;
-}
 
 async function exported(page: Page, row: Locator, dir: string): Promise<TeacherCache> {
   const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: /^Export/ }).click()]);

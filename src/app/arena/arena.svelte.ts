@@ -99,7 +99,7 @@ export class ArenaState {
   /** Why Plan / Start cannot run now, or null. */
   get blocker(): string | null {
     if (!this.scenario) return 'Pick a scenario.';
-    if (this.models.length === 0) return 'Pick a model: load the student in Models, or add an endpoint.';
+    if (this.models.length === 0) return 'Pick a model: load the student in Models, add an ONNX model here, or add an endpoint.';
     if (this.sideBySide && this.models.length < 2) return 'Pick a second model for the right side.';
     if (this.sideBySide && this.modelA === this.modelB) return 'Pick two different models to compare.';
     return null;

@@ -23,6 +23,7 @@ import type { ModelSource } from '../../formats/source.ts';
 import type { Tokenizer } from '../../formats/tokenizer.ts';
 import { padRows, responsePositions } from '../trainer/batches.ts';
 import type { ScoredSequence, TeacherRows, TeacherScoreOptions } from './build.ts';
+import { TransformersChat } from '../../llm/transformers.ts';
 
 export type OnnxDevice = 'webgpu' | 'wasm' | 'cpu';
 /** ONNX weight variants as transformers.js names them: onnx/model.onnx, onnx/model_fp16.onnx. */
@@ -39,6 +40,8 @@ export interface OnnxTeacherConfig {
   dtype?: OnnxDType;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
+  /** Also load transformers.js's tokenizer (with the chat template) for `chat`: a model to talk to. */
+  chat?: boolean;
 }
 
 export interface OnnxTeacher {
@@ -55,6 +58,8 @@ export interface OnnxTeacher {
   /** Bytes of the files read. */
   readonly fileBytes: number;
   score(seqs: readonly ScoredSequence[], o: TeacherScoreOptions): AsyncGenerator<TeacherRows>;
+  /** The model behind the chat interface (loaded with `chat: true`; else null). */
+  readonly chat: TransformersChat | null;
   dispose(): Promise<void>;
 }
 
@@ -227,13 +232,20 @@ export async function loadOnnxTeacher(config: OnnxTeacherConfig): Promise<OnnxTe
     tf.env.fetch = bridgeFetch;
   }
   let model: PreTrainedModel;
+  let chat: TransformersChat | null = null;
   try {
+    // transformers.js's own tokenizer renders the chat template (Jinja) and streams the reply.
+    const chatTokenizer = config.chat ? await tf.AutoTokenizer.from_pretrained(modelId) : null;
+    if (chatTokenizer && !chatTokenizer.chat_template) {
+      throw new OnnxTeacherError(name, 'its tokenizer_config.json has no chat_template, so it cannot be talked to.', 'Load a chat (instruct) model: its tokenizer_config.json carries the chat template.');
+    }
     model = await tf.AutoModelForCausalLM.from_pretrained(modelId, {
       dtype,
       device,
       // onnxruntime-web ignores env.webgpu.adapter, but runs on a device given here.
       ...(device === 'webgpu' && config.gpuDevice ? { session_options: { executionProviders: [{ name: 'webgpu', device: config.gpuDevice }] } } : {}),
     });
+    if (chatTokenizer) chat = new TransformersChat(tf, chatTokenizer, model, `${name} (ONNX, transformers.js)`);
   } catch (err) {
     if (signal?.aborted) throw new CancelledError(`Loading ${name} was cancelled.`);
     if (err instanceof LabError) throw err;
@@ -252,6 +264,7 @@ export async function loadOnnxTeacher(config: OnnxTeacherConfig): Promise<OnnxTe
     context,
     fileBytes,
     score: (seqs, o) => score(tf, model, name, vocabSize, seqs, o),
+    chat,
     dispose: async () => {
       await model.dispose();
     },

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChatAbortedError } from '../../../src/llm/errors.ts';
-import { loadTransformersChat, TransformersModelError } from '../../../src/llm/transformers.ts';
+import { loadTransformersChat, TransformersContextError, TransformersModelError } from '../../../src/llm/transformers.ts';
 import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 
 const FIXTURES = FIXTURES_DIR;
@@ -42,5 +42,18 @@ describe('TransformersChat (llama fixture, ONNX on CPU)', () => {
     const err = await loadTransformersChat({ model: 'no-such-model', localModelPath: FIXTURES }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransformersModelError);
     expect((err as Error).message).toMatch(/no-such-model/);
+  });
+
+  it('fits the reply into the context (max_position_embeddings 256): lowered to what the prompt leaves, refused when none is left', async () => {
+    const chat = await loadTransformersChat({ model: 'llama', localModelPath: FIXTURES });
+    // 68 prompt tokens leave 188: asking for more gives at most that (the reference's first 24 ids start it).
+    const long = await chat.chat(CHAT, { maxTokens: 1000 });
+    expect(long.usage?.completionTokens).toBeLessThanOrEqual(256 - 68);
+    expect(long.tokenIds!.slice(0, 24)).toEqual(reference.generate.new_token_ids);
+    if (long.finishReason === 'length') expect(long.usage?.completionTokens).toBe(256 - 68);
+    const tooLong = [{ role: 'user' as const, content: 'Tell me about the bakery. '.repeat(60) }];
+    const err = await chat.chat(tooLong, { maxTokens: 8 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransformersContextError);
+    expect((err as Error).message).toMatch(/^The prompt is \d+ tokens long, and the context of llama \(ONNX\) holds 256 tokens/);
   });
 });
