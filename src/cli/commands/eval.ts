@@ -2,7 +2,7 @@
 // guidance or both) with the model under test behind an OpenAI-compatible endpoint, in the lab's
 // engine (a local model folder or hub repo id) or in transformers.js (an ONNX folder), and the
 // results in one JSON file that a rerun with the same --out continues.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONTEXT } from '../../engine/api.ts';
@@ -16,7 +16,7 @@ import { AGREEABLENESS, MAX_TURNS, type Agreeableness } from '../../proactive/gu
 import { JsonFileStore } from '../../proactive/json-file-store.ts';
 import { loadScenariosFrom } from '../../proactive/loader-node.ts';
 import { requireScenarios } from '../../proactive/loader.ts';
-import { promptSet } from '../../proactive/prompts.ts';
+import { PROMPT_IDS, promptSet, type PromptId, type PromptSet } from '../../proactive/prompts.ts';
 import type { ModelRef, Task } from '../../proactive/records.ts';
 import { defaultRunSettings, runBatch, type RunProgress } from '../../proactive/runner.ts';
 import { formatIssue } from '../../proactive/schema.ts';
@@ -56,7 +56,10 @@ const USAGE = `student-lab eval --task planning|guidance|both --model <endpoint 
                            512 in the engine)
   --timeout S              seconds without a reply before a request is retried (default 120)
   --no-stream              ask endpoints for whole replies instead of streams
-  --no-density             skip the judge's per-message target-density count`;
+  --no-density             skip the judge's per-message target-density count
+  --prompts <file.json>    edited prompt templates, {"<prompt id>": "<text>", …} (ids: ${PROMPT_IDS.join(', ')});
+                           e.g. shorter model prompts for a small context. A resumed run keeps its
+                           own prompts`;
 
 function list<T extends string>(args: ParsedArgs, flag: string, allowed: readonly T[], aliases: Record<string, T> = {}): T[] | undefined {
   const raw = stringFlag(args, flag);
@@ -68,6 +71,28 @@ function list<T extends string>(args: ParsedArgs, flag: string, allowed: readonl
   });
   if (out.length === 0) throw new UsageError(`--${flag} is empty.`);
   return [...new Set(out)];
+}
+
+/** The built-in templates with the edits of a --prompts file (every id and placeholder checked). */
+function promptsFrom(path: string | undefined): PromptSet {
+  if (path === undefined) return promptSet();
+  let edits: unknown;
+  try {
+    edits = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--prompts ${path}: ${err instanceof Error ? err.message : String(err)}`, 'Give a JSON file: {"<prompt id>": "<text>", …}.');
+  }
+  if (typeof edits !== 'object' || edits === null || Array.isArray(edits)) throw new UsageError(`--prompts ${path}: not a JSON object.`, 'Give {"<prompt id>": "<text>", …}.');
+  for (const [id, text] of Object.entries(edits)) {
+    if (!(PROMPT_IDS as readonly string[]).includes(id)) throw new UsageError(`--prompts ${path}: unknown prompt id "${id}".`, `Prompt ids: ${PROMPT_IDS.join(', ')}.`);
+    if (typeof text !== 'string') throw new UsageError(`--prompts ${path}: "${id}" must be a string.`);
+  }
+  try {
+    return promptSet(edits as Partial<Record<PromptId, string>>);
+  } catch (err) {
+    // The template check's message names the prompt, the placeholder and (as its hint) the allowed ones.
+    throw new UsageError(`--prompts ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function apiKey(args: ParsedArgs, role: 'model' | 'judge' | 'user'): string | undefined {
@@ -193,7 +218,7 @@ export const command: Command = {
       values: [
         'task', 'model', 'model-name', 'judge', 'judge-model', 'user', 'user-model', 'api-key-env', 'model-api-key-env', 'judge-api-key-env',
         'user-api-key-env', 'envs', 'domains', 'tiers', 'agreeableness', 'concurrency', 'limit', 'judge-retries', 'timeout', 'out', 'backend',
-        'max-tokens',
+        'max-tokens', 'prompts',
       ],
       booleans: ['no-stream', 'no-density'],
     });
@@ -213,6 +238,7 @@ export const command: Command = {
       if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a whole number${name === 'judge-retries' ? ' ≥ 0' : ' ≥ 1'}.`);
     }
 
+    const prompts = promptsFrom(stringFlag(args, 'prompts'));
     const judge = endpoint(args, 'judge', 'judge-model', 'judge');
     const user = endpoint(args, 'user', 'user-model', 'user');
     if (tasks.includes('guidance') && !user) throw new UsageError('Dialogue guidance needs a simulated user: --user <URL> --user-model <name>.');
@@ -258,7 +284,7 @@ export const command: Command = {
         scenarios,
         backends: { models: { [ref.id]: backend }, judge, user },
         store,
-        prompts: promptSet(),
+        prompts,
         signal: controller.signal,
         onProgress: (p) => {
           if (p.last) io.err(progressLine(p));

@@ -1,7 +1,7 @@
 // `student-lab eval` end to end against the scripted endpoint: in-process runs, a real process
 // killed mid-run and resumed, flag errors, the local-model error and an ONNX model folder.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -140,12 +140,36 @@ describe('student-lab eval', () => {
     const bad = await cli(['--task', 'planning', '--model', join(FIXTURES_DIR, 'qwen2'), '--backend', 'onnx', '--out', join(dir, 'bad.json')]);
     expect([bad.code, bad.err]).toEqual([2, expect.stringMatching(/--backend onnx needs a folder with onnx\/model.onnx/)]);
     const s = await endpoint();
+    const args = ['--task', 'planning', '--model', join(FIXTURES_DIR, 'llama'), '--backend', 'onnx', '--judge', s.url, '--judge-model', 'judge', '--domains', 'rec', '--limit', '1'];
+    // The built-in planning prompt (~730 tokens with this tokenizer) does not fit the fixture's
+    // 256-token context: the item fails with a message that says so.
+    const long = join(dir, 'onnx-long.json');
+    const refused = await cli([...args, '--out', long]);
+    expect(refused.err).toMatch(/The prompt is \d+ tokens long, and the context of llama \(ONNX\) holds 256 tokens/);
+    expect(readResults(long).items[0].status).toBe('error');
+    // A shorter model prompt from --prompts fits, and the run records it.
+    const prompts = join(dir, 'short-prompts.json');
+    writeFileSync(prompts, JSON.stringify({ 'planning.model': 'Domain: {{domain_name}}. Plan a target.' }));
     const out = join(dir, 'onnx.json');
-    const run = await cli(['--task', 'planning', '--model', join(FIXTURES_DIR, 'llama'), '--backend', 'onnx', '--judge', s.url, '--judge-model', 'judge', '--domains', 'rec', '--limit', '1', '--out', out]);
+    const run = await cli([...args, '--prompts', prompts, '--out', out]);
     expect(run.err).not.toMatch(/error/i);
     expect(run.code).toBe(0);
-    const [item] = readResults(out).items;
+    const results = readResults(out);
+    const [item] = results.items;
     expect(item).toMatchObject({ modelLabel: 'llama (ONNX)', status: 'done', score: 5 });
     expect(item.planning!.output.length).toBeGreaterThan(0);
+    expect(item.prompts).toContainEqual({ id: 'planning.model', version: expect.stringMatching(/^1\+edit\./) });
+  });
+
+  it('--prompts refuses a file that is not JSON, an unknown prompt id and a placeholder the prompt cannot be given', async () => {
+    const file = join(dir, 'prompts.json');
+    const base = ['--task', 'planning', '--model', 'http://x', '--model-name', 'm', '--prompts', file, '--out', join(dir, 'x.json')];
+    writeFileSync(file, '{ not json');
+    expect((await cli(base)).err).toMatch(new RegExp(`--prompts ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*JSON`));
+    writeFileSync(file, JSON.stringify({ 'planning.modell': 'x' }));
+    expect((await cli(base)).err).toMatch(/unknown prompt id "planning.modell"/);
+    writeFileSync(file, JSON.stringify({ 'planning.model': 'Plan for {{user_name}}.' }));
+    const bad = await cli(base);
+    expect([bad.code, bad.err]).toEqual([2, expect.stringMatching(/"planning.model" uses \{\{user_name\}\}/)]);
   });
 });
