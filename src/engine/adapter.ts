@@ -49,6 +49,20 @@ export interface Acquired {
   report: AdapterReport;
 }
 
+/**
+ * Whether an adapter is, by all signs, a software renderer (a CPU rasteriser such as llvmpipe or
+ * SwiftShader): a guess from its report, since browsers may hide the names (calibrateMatmul measures).
+ */
+export function likelySoftware(report: AdapterReport): boolean {
+  const text = `${report.vendor} ${report.architecture} ${report.device} ${report.description}`.toLowerCase();
+  if (report.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/.test(text)) return true;
+  // Dawn's GL backend reports no vendor, only "OpenGL ES ... Mesa x.y": on GPU-less Linux that is llvmpipe.
+  if (report.vendor === '' && /opengl es .*mesa/.test(text)) return true;
+  // Browsers hide the adapter's names; a nameless compatibility-only adapter is, in practice, the
+  // GL route of a machine without a usable GPU (real GPUs get core adapters).
+  return report.featureLevel === 'compatibility' && text.trim() === '';
+}
+
 function isFallback(adapter: GPUAdapter): boolean {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const legacy = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter;

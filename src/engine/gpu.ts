@@ -2,7 +2,7 @@
 // command encoder that collects dispatches until flush(). Only this module and adapter.ts touch
 // the raw device; kernels describe a Dispatch and call gpu.run().
 import { Allocator, alignTo4, type AllocatorStats } from './allocator.ts';
-import { acquireDevice, type AcquireOptions, type AdapterReport } from './adapter.ts';
+import { acquireDevice, likelySoftware, type AcquireOptions, type AdapterReport } from './adapter.ts';
 import { DeviceLostError, GpuValidationError, ShapeError } from './errors.ts';
 import { BYTES_PER_ELEMENT, Tensor, numelOf, shapeString, type DType, type Shape } from './tensor.ts';
 import { float16ToFloat32, float32ToFloat16 } from './f16.ts';
@@ -154,15 +154,9 @@ export class Gpu {
     return this.lostInfo !== null;
   }
 
-  /** True on CPU rasterisers and software adapters, where register blocking beats tiling (a guess; calibrateMatmul measures). */
+  /** True on CPU rasterisers and software adapters, where register blocking beats tiling (likelySoftware). */
   get isSoftware(): boolean {
-    const text = `${this.report.vendor} ${this.report.architecture} ${this.report.device} ${this.report.description}`.toLowerCase();
-    if (this.report.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/.test(text)) return true;
-    // Dawn's GL backend reports no vendor, only "OpenGL ES ... Mesa x.y": on GPU-less Linux that is llvmpipe.
-    if (this.report.vendor === '' && /opengl es .*mesa/.test(text)) return true;
-    // Browsers hide the adapter's names; a nameless compatibility-only adapter is, in practice, the
-    // GL route of a machine without a usable GPU (real GPUs get core adapters).
-    return this.report.featureLevel === 'compatibility' && text.trim() === '';
+    return likelySoftware(this.report);
   }
 
   memory(): AllocatorStats {

@@ -75,6 +75,8 @@ describe('journey: first visit and the built-in demo', () => {
     await waitForReadyEngine(page);
     // This machine's WebGPU is Mesa behind Dawn, compatibility mode: the engine's report says so.
     await expectText(welcome.getByTestId('welcome-gpu').locator('.title'), /^WebGPU ready in compatibility mode/);
+    // Its names are hidden from the page, and a nameless compatibility adapter is the software route: the card says so.
+    expect(await welcome.getByTestId('welcome-gpu').locator('.hint').textContent()).toMatch(/^It looks like a software renderer/);
     const run = welcome.getByRole('button', { name: 'Run the built-in demo' });
     await expect.poll(() => run.isEnabled(), { timeout: 10_000 }).toBe(true);
     const own = welcome.getByRole('button', { name: 'Load your own model' });
