@@ -140,6 +140,13 @@ describe('journey: chat', () => {
     // No model after a reload: the composer says so.
     expect(await page.getByRole('textbox', { name: 'Message' }).getAttribute('placeholder')).toBe('Load a model to chat');
     await lab.browser.screenshot('chat-after-reload');
+    // The model it talked with is cached here: one click brings it back, and the chat goes on.
+    const again = page.getByTestId('chat-load-again');
+    await expectText(again, /^This conversation was with fixtures\/llama, which is cached in this browser\./);
+    await again.getByRole('button', { name: 'Load it again' }).click();
+    await expectText(page.getByTestId('status-model'), /fixtures\/llama/, 60_000);
+    expect(await again.count()).toBe(0);
+    expect(await page.getByRole('textbox', { name: 'Message' }).getAttribute('placeholder')).toBe('Message fixtures/llama');
   });
 
   it('logged no console errors', () => {
