@@ -99,11 +99,16 @@ describe('journey: distil with DCKD and ADPA+, compare before and after', () => 
     await openPanel(page, 'Data & teacher cache', 'Data & teacher cache');
     const teacher = page.getByTestId('slot-teacher');
     await teacher.getByLabel('Teacher Repository id').fill('fixtures/qwen2');
+    // A slow teacher download (once): the reference's loader, opened while the teacher still loads,
+    // stays open when the teacher's load ends.
+    hub.fault('fixtures/qwen2', 'model.safetensors', { delayMs: 40, times: 1 });
     await teacher.getByRole('button', { name: 'Load the teacher' }).click();
-    await expectText(teacher.getByTestId('slot-name'), 'fixtures/qwen2');
     const reference = page.getByTestId('slot-reference');
     await reference.getByRole('button', { name: 'Load… the reference model' }).click();
     await reference.getByLabel('Reference model Repository id').fill('fixtures/qwen3');
+    await expectText(teacher.getByTestId('slot-name'), 'fixtures/qwen2');
+    await expect.poll(() => teacher.getByLabel('Teacher Repository id').count(), { timeout: 30_000 }).toBe(0);
+    expect(await reference.getByLabel('Reference model Repository id').inputValue()).toBe('fixtures/qwen3');
     await reference.getByRole('button', { name: 'Load the reference model' }).click();
     await expectText(reference.getByTestId('slot-name'), 'fixtures/qwen3');
 
