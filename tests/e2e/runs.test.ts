@@ -277,7 +277,8 @@ describe('journeys: batch evaluation and runs', () => {
     await entries.first().click();
     const train = page.getByRole('article', { name: 'ADPA on the demo student' });
     expect(await train.textContent()).toMatch(/step 40 of 100 · loss 1\.2345/);
-    expect(await train.getByRole('img', { name: /^Loss over 40 steps/ }).isVisible()).toBe(true);
+    // The loss chart draws once the run's metrics are read (after the article itself): wait for it.
+    await train.getByRole('img', { name: /^Loss over 40 steps/ }).waitFor({ state: 'visible', timeout: 10_000 });
     await train.getByRole('button', { name: 'Delete' }).click();
     await train.getByRole('button', { name: 'Delete for good' }).click();
     await expectText(page.getByRole('region', { name: 'Runs' }).locator('.empty'), /^No training runs yet/);
